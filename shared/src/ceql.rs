@@ -1,0 +1,1 @@
+//! CEQL, Cloud Elements' `where` language: a small parser (owned by the where-clause work).

@@ -1,0 +1,19 @@
+//! sage-events core library.
+//!
+//! Pure domain code (configuration, `${…}` date templates, CEQL where-clause translation,
+//! event payloads, signatures), the Sage Accounting client, and — in later slices — the
+//! services written against small ports (traits) with their AWS and embedded adapters.
+//! Domain modules never import an AWS SDK type.
+
+pub mod ceql;
+pub mod clock;
+pub mod config;
+pub mod datefmt;
+pub mod event;
+pub mod poller_config;
+pub mod resources;
+pub mod sage;
+pub mod secret;
+pub mod signature;
+pub mod template;
+pub mod translate;

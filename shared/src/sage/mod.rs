@@ -1,0 +1,1 @@
+//! The Sage Business Cloud Accounting v3.1 client (owned by the Sage client work).

@@ -1,0 +1,1 @@
+//! (stub — owned by its issue's work)

@@ -1,0 +1,1 @@
+//! Sage Accounting v3.1 simulator (owned by the simulator work).
