@@ -21,7 +21,9 @@ pub struct DatePattern {
 
 impl DatePattern {
     pub fn parse(pattern: &str) -> Result<Self, DateFormatError> {
-        Ok(DatePattern { source: pattern.to_owned() })
+        Ok(DatePattern {
+            source: pattern.to_owned(),
+        })
     }
 
     pub fn as_str(&self) -> &str {

@@ -113,7 +113,10 @@ mod tests {
             #[serde(with = "exposed")]
             token: Secret,
         }
-        let json = serde_json::to_string(&Stored { token: "abc".into() }).unwrap();
+        let json = serde_json::to_string(&Stored {
+            token: "abc".into(),
+        })
+        .unwrap();
         assert_eq!(json, r#"{"token":"abc"}"#);
         let back: Stored = serde_json::from_str(&json).unwrap();
         assert_eq!(back.token, Secret::new("abc"));
