@@ -11,6 +11,7 @@ pub mod config;
 pub mod datefmt;
 pub mod event;
 pub mod poller_config;
+pub mod ports;
 pub mod resources;
 pub mod sage;
 pub mod secret;
