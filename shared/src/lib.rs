@@ -9,6 +9,7 @@ pub mod ceql;
 pub mod clock;
 pub mod config;
 pub mod datefmt;
+pub mod delivery;
 pub mod event;
 // pub mod instance_secrets;
 // pub mod poll;

@@ -1,0 +1,4 @@
+//! Delivery: POSTing signed notifications to the customer's callback URL, with retries.
+
+pub mod retry;
+pub mod sender;
