@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod datefmt;
 pub mod delivery;
+pub mod env_names;
 pub mod event;
 // pub mod instance_secrets;
 // pub mod poll;

@@ -2,3 +2,4 @@
 
 pub mod retry;
 pub mod sender;
+pub mod service;
