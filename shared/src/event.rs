@@ -23,7 +23,9 @@
 //!   limit the batch is closed first; an event too big even on its own is sent with its
 //!   `raw` record cut down to `{"id": objectId}` and `"rawTruncated": true` on the message,
 //!   so the receiver knows to fetch that record itself. Such a notification carries that one
-//!   event only.
+//!   event only. (The one case the cap cannot hold is an envelope that is itself too big —
+//!   an instance name/tags or object id of ~256 KiB; configuration validation must bound
+//!   those. Even then nothing is dropped.)
 //! - [`NotificationBuilder`] streams: memory is bounded by one batch, however many events
 //!   a poll finds.
 
@@ -231,7 +233,8 @@ impl NotificationBuilder {
         }
     }
 
-    /// Adds an event; returns a notification if one was completed.
+    /// Adds an event; returns a notification if one was completed. An event that had to
+    /// be truncated is held alone and returned by the next `push` or by `finish`.
     pub fn push(&mut self, event: ChangeEvent) -> Option<Notification> {
         let mut out = if self.batch.is_closed() {
             self.take()
@@ -349,7 +352,7 @@ impl NotificationBuilder {
         let batch = std::mem::take(&mut self.batch);
         let event_id = notification_id(&batch.event_ids);
 
-        let mut body = String::with_capacity(MAX_NOTIFICATION_BYTES.min(64 * 1024));
+        let mut body = String::new();
         body.push_str(MESSAGE_HEAD);
         body.push_str(&json_text(&event_id));
         body.push_str(&self.envelope_after_id);
