@@ -38,42 +38,90 @@ pub struct SendFailure {
     pub body_excerpt: String,
 }
 
+/// Name resolution as a port: the system resolver in production, a fixed table in
+/// tests (to prove that a public-looking name resolving to a private address is refused).
+pub trait HostLookup: Send + Sync + 'static {
+    fn lookup(
+        &self,
+        host: &str,
+    ) -> futures::future::BoxFuture<'static, std::io::Result<Vec<IpAddr>>>;
+}
+
+/// The operating system's resolver.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemLookup;
+
+impl HostLookup for SystemLookup {
+    fn lookup(
+        &self,
+        host: &str,
+    ) -> futures::future::BoxFuture<'static, std::io::Result<Vec<IpAddr>>> {
+        let host = host.to_owned();
+        Box::pin(async move {
+            Ok(tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .map(|a| a.ip())
+                .collect())
+        })
+    }
+}
+
+/// A fixed name → addresses table.
+#[derive(Debug, Clone, Default)]
+pub struct StaticLookup(pub std::collections::HashMap<String, Vec<IpAddr>>);
+
+impl HostLookup for StaticLookup {
+    fn lookup(
+        &self,
+        host: &str,
+    ) -> futures::future::BoxFuture<'static, std::io::Result<Vec<IpAddr>>> {
+        let found = self.0.get(host).cloned();
+        let host = host.to_owned();
+        Box::pin(async move {
+            found.ok_or_else(|| {
+                std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!("{host}: unknown name"),
+                )
+            })
+        })
+    }
+}
+
 /// Resolves callback hosts, refusing names that lead to blocked addresses.
-#[derive(Debug, Clone, Copy)]
 pub struct VettingResolver {
     policy: AddressPolicy,
+    lookup: Arc<dyn HostLookup>,
 }
 
 impl VettingResolver {
-    pub fn new(policy: AddressPolicy) -> Self {
-        VettingResolver { policy }
+    pub fn new(policy: AddressPolicy, lookup: Arc<dyn HostLookup>) -> Self {
+        VettingResolver { policy, lookup }
     }
 }
 
 impl Resolve for VettingResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let policy = self.policy;
+        let host = name.as_str().to_owned();
+        let lookup = self.lookup.lookup(&host);
         Box::pin(async move {
-            let host = name.as_str().to_owned();
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+            let ips = lookup
                 .await
                 .map_err(|e| -> Box<dyn std::error::Error + Send + Sync> {
                     format!("cannot resolve {host}: {e}").into()
-                })?
-                .collect();
-            if addrs.is_empty() {
+                })?;
+            if ips.is_empty() {
                 return Err(format!("{host} has no address").into());
             }
-            for addr in &addrs {
-                if let Err(range) = policy.check(addr.ip()) {
-                    return Err(format!(
-                        "refused: {host} resolves to {} ({range} address)",
-                        addr.ip()
-                    )
-                    .into());
+            for ip in &ips {
+                if let Err(range) = policy.check(*ip) {
+                    return Err(
+                        format!("refused: {host} resolves to {ip} ({range} address)").into(),
+                    );
                 }
             }
-            let vetted: Addrs = Box::new(addrs.into_iter());
+            let vetted: Addrs = Box::new(ips.into_iter().map(|ip| SocketAddr::new(ip, 0)));
             Ok(vetted)
         })
     }
@@ -88,11 +136,20 @@ pub struct CallbackSender {
 
 impl CallbackSender {
     pub fn new(policy: AddressPolicy, timeout: Duration) -> Result<Self, String> {
+        Self::with_lookup(policy, timeout, Arc::new(SystemLookup))
+    }
+
+    /// Like [`CallbackSender::new`] with a chosen name resolution (tests).
+    pub fn with_lookup(
+        policy: AddressPolicy,
+        timeout: Duration,
+        lookup: Arc<dyn HostLookup>,
+    ) -> Result<Self, String> {
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .redirect(reqwest::redirect::Policy::none())
-            .dns_resolver(Arc::new(VettingResolver::new(policy)))
+            .dns_resolver(Arc::new(VettingResolver::new(policy, lookup)))
             .user_agent(concat!("sage-events/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("callback client: {e}"))?;
