@@ -569,11 +569,7 @@ impl Parser<'_> {
             let mut inner = self.or_expr()?;
             let close = self.peek().clone();
             if !matches!(close.kind, Tok::RParen) {
-                let expected = format!(
-                    "AND, OR or `)` to close the parenthesis at offset {}",
-                    open.span.start
-                );
-                return Err(self.error_at(&close, &expected));
+                return Err(self.error_at(&close, "AND, OR or `)` to close the parenthesis"));
             }
             self.advance();
             inner.span = Span {
@@ -730,13 +726,20 @@ mod tests {
         };
         assert!(matches!(&operands[0].kind, ExprKind::Or(_)));
         assert_eq!(operands[0].span.slice(input), "(a = 1 OR b = 2)");
-        assert_eq!(e.find_or().map(|o| o.span.slice(input)), Some("(a = 1 OR b = 2)"));
+        assert_eq!(
+            e.find_or().map(|o| o.span.slice(input)),
+            Some("(a = 1 OR b = 2)")
+        );
     }
 
     #[test]
     fn conjuncts_flatten_nested_ands_only() {
         let e = parse("a=1 AND (b=2 AND (c=3)) AND d=4").unwrap();
-        let names: Vec<_> = e.conjuncts().into_iter().map(|c| pred(c).field.clone()).collect();
+        let names: Vec<_> = e
+            .conjuncts()
+            .into_iter()
+            .map(|c| pred(c).field.clone())
+            .collect();
         assert_eq!(names, ["a", "b", "c", "d"]);
         assert!(e.find_or().is_none());
         let e = parse("a=1 AND (b=2 OR c=3)").unwrap();
@@ -912,9 +915,14 @@ mod tests {
             ("a = ", 4, "a value", "end of clause"),
             ("a = 1 b = 2", 6, "AND, OR or the end", "`b`"),
             ("a = 1 AND", 9, "a condition", "end of clause"),
-            ("(a = 1", 6, "`)` to close the parenthesis at offset 0", "end of clause"),
+            ("(a = 1", 6, "`)` to close the parenthesis", "end of clause"),
             ("a = 1)", 5, "AND, OR or the end", "`)`"),
-            ("a 1", 2, "a comparison operator, LIKE, IN or IS after `a`", "`1`"),
+            (
+                "a 1",
+                2,
+                "a comparison operator, LIKE, IN or IS after `a`",
+                "`1`",
+            ),
             ("a IS 5", 5, "NULL or NOT NULL", "`5`"),
             ("a NOT = 1", 6, "LIKE or IN after NOT", "`=`"),
             ("a IN 1", 5, "`(` to start the IN list", "`1`"),
@@ -923,7 +931,12 @@ mod tests {
             ("a = 1 # b", 6, "a field name, value", "`#`"),
             ("a = b", 4, "a value", "`b`"),
             ("and = 1", 0, "a condition", "`and`"),
-            ("d >= 2018-01-01", 5, "a number (text and dates must be in single quotes)", "`2018-01-01`"),
+            (
+                "d >= 2018-01-01",
+                5,
+                "a number (text and dates must be in single quotes)",
+                "`2018-01-01`",
+            ),
         ];
         for (input, offset, expected, found) in cases {
             let err = parse(input).expect_err(input);

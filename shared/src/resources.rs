@@ -204,7 +204,12 @@ mod tests {
 
     #[test]
     fn sage_endpoint_names_map_to_themselves() {
-        for name in ["sales_invoices", "contact_payments", "stock_items", "ledger_entries"] {
+        for name in [
+            "sales_invoices",
+            "contact_payments",
+            "stock_items",
+            "ledger_entries",
+        ] {
             let r = lookup(name).unwrap_or_else(|| panic!("{name} missing"));
             assert_eq!(r.endpoint, format!("/{name}"));
             assert_eq!(r.naming, ResourceNaming::SageEndpoint);
@@ -215,7 +220,10 @@ mod tests {
     #[test]
     fn lookup_ignores_case_and_rejects_unknown_names() {
         assert_eq!(lookup("Customers").map(|r| r.name), Some("customers"));
-        assert_eq!(lookup("SALES_INVOICES").map(|r| r.name), Some("sales_invoices"));
+        assert_eq!(
+            lookup("SALES_INVOICES").map(|r| r.name),
+            Some("sales_invoices")
+        );
         assert!(lookup("widgets").is_none());
         assert!(lookup("").is_none());
         assert!(lookup("/contacts").is_none());
@@ -243,6 +251,10 @@ mod tests {
         let invoices = lookup("invoices").expect("invoices");
         assert!(invoices.allows_filter("status_id"));
         assert!(!invoices.allows_filter("contact_type_id"));
-        assert!(!lookup("tax-rates").expect("tax-rates").allows_filter("search"));
+        assert!(
+            !lookup("tax-rates")
+                .expect("tax-rates")
+                .allows_filter("search")
+        );
     }
 }
