@@ -338,6 +338,11 @@ impl Builder {
             Ok(())
         } else if self.resource.allows_filter(&key.to_ascii_lowercase()) {
             self.set_filter(&key.to_ascii_lowercase(), value, &context)
+        } else if key.contains(|c: char| c == '\'' || c.is_whitespace()) {
+            // The likely cause: a raw `&` inside the where clause split the query string.
+            Err(fault(
+                "not a parameter name; an `&` inside the where clause must be written %26",
+            ))
         } else {
             Err(fault(&format!(
                 "not supported; supported parameters: where, pageSize, attributes, {}page and \
@@ -649,4 +654,502 @@ fn percent_decode_path(text: &str) -> String {
         .map(percent_decode)
         .collect::<Vec<_>>()
         .join("+")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    const REQUIRED: &[&str] = &["id", "created_at", "updated_at"];
+    const SEED: &str = include_str!("../../tests/fixtures/seed-example-instance.json");
+    const DATE: &str = "${date:yyyy-MM-dd'T'HH:mm:ss'Z'}";
+
+    fn ok(key: &str, url: &str) -> SageListRequest {
+        translate(key, url, None, REQUIRED).unwrap_or_else(|e| panic!("{url}: {e}"))
+    }
+
+    fn err(key: &str, url: &str) -> String {
+        match translate(key, url, None, REQUIRED) {
+            Ok(r) => panic!("{url}: expected an error, got {r:?}"),
+            Err(e) => e.0,
+        }
+    }
+
+    fn with_where(resource: &str, clause: &str) -> String {
+        format!("/hubs/finance/{resource}?where={clause}")
+    }
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, mo, d, h, mi, s)
+            .single()
+            .expect("valid time")
+    }
+
+    #[test]
+    fn seed_url_exactly_as_written() {
+        let seed: serde_json::Value = serde_json::from_str(SEED).expect("seed JSON");
+        let url = seed["configuration"]["event.poller.configuration"]["customers"]["url"]
+            .as_str()
+            .expect("seed url");
+        let r = ok("customers", url);
+        assert_eq!(r.resource, "customers");
+        assert_eq!(r.endpoint, "/contacts");
+        assert_eq!(r.params, pairs(&[("contact_type_id", "CUSTOMER")]));
+        assert_eq!(r.attributes, ["created_at", "updated_at", "id"]);
+        assert_eq!(
+            r.since.as_ref().map(Placeholder::source),
+            Some("date:yyyy-MM-dd'T'HH:mm:ss'Z'")
+        );
+        assert_eq!(r.items_per_page, 200);
+        assert!(r.supports_updated_since);
+        assert!(r.supports_deleted_since);
+    }
+
+    #[test]
+    fn vendors_get_their_contact_type() {
+        let r = ok(
+            "vendors",
+            &with_where("vendors", &format!("lastModifiedDate >= '{DATE}'")),
+        );
+        assert_eq!(r.endpoint, "/contacts");
+        assert_eq!(r.params, pairs(&[("contact_type_id", "VENDOR")]));
+        assert!(r.since.is_some());
+    }
+
+    #[test]
+    fn invoices_with_status_and_contact_filters() {
+        let r = ok(
+            "invoices",
+            &with_where(
+                "invoices",
+                &format!("updated_at > '{DATE}' AND status_id = 'PAID' AND contact_id = 'abc123'"),
+            ),
+        );
+        assert_eq!(r.endpoint, "/sales_invoices");
+        assert_eq!(
+            r.params,
+            pairs(&[("status_id", "PAID"), ("contact_id", "abc123")])
+        );
+        assert!(r.since.is_some());
+    }
+
+    #[test]
+    fn bills_and_sage_endpoint_names() {
+        let r = ok("bills", "/hubs/finance/bills");
+        assert_eq!(r.endpoint, "/purchase_invoices");
+        assert!(r.params.is_empty());
+        assert!(r.since.is_none());
+        let r = ok(
+            "sales_invoices",
+            &with_where("sales_invoices", &format!("lastModifiedDate>='{DATE}'")),
+        );
+        assert_eq!(r.resource, "sales_invoices");
+        assert_eq!(r.endpoint, "/sales_invoices");
+    }
+
+    #[test]
+    fn unknown_resource_lists_the_known_ones() {
+        let e = err("widgets", "/hubs/finance/widgets");
+        assert!(e.contains("unknown resource \"widgets\""), "{e}");
+        assert!(e.contains("customers, vendors, contacts"), "{e}");
+        assert!(e.contains("tax-rates"), "{e}");
+    }
+
+    #[test]
+    fn resource_key_mismatch_names_both() {
+        let e = err("vendors", "/hubs/finance/customers");
+        assert!(e.contains("\"customers\""), "{e}");
+        assert!(e.contains("\"vendors\""), "{e}");
+    }
+
+    #[test]
+    fn path_forms() {
+        for url in [
+            "hubs/finance/customers",
+            "/customers",
+            "customers",
+            "/hubs/finance/customers/",
+            "/Hubs/Finance/Customers",
+            "https://api.cloud-elements.com/elements/api-v2/hubs/finance/customers",
+        ] {
+            let r = ok("customers", url);
+            assert_eq!(r.endpoint, "/contacts", "{url}");
+            assert_eq!(r.resource, "customers", "{url}");
+        }
+        let e = err("contacts", "/hubs/crm/contacts");
+        assert!(e.contains("only the finance hub"), "{e}");
+        let e = err("customers", "/hubs/finance/customers/123");
+        assert!(e.contains("expected /hubs/finance/<resource>"), "{e}");
+        let e = err("customers", "?where=a=1");
+        assert!(e.contains("expected /hubs/finance/<resource>"), "{e}");
+    }
+
+    #[test]
+    fn or_is_rejected_naming_the_clause() {
+        let e = err(
+            "customers",
+            &with_where(
+                "customers",
+                &format!("lastModifiedDate >= '{DATE}' AND (search = 'a' OR search = 'b')"),
+            ),
+        );
+        assert_eq!(
+            e,
+            "where clause \"(search = 'a' OR search = 'b')\": Sage cannot combine conditions \
+             with OR; only AND is supported"
+        );
+        let e = err(
+            "customers",
+            &with_where("customers", "search='a' or email='b'"),
+        );
+        assert!(e.contains("OR"), "{e}");
+    }
+
+    #[test]
+    fn like_is_rejected_naming_the_clause() {
+        let e = err("contacts", &with_where("contacts", "name LIKE 'A%'"));
+        assert!(
+            e.starts_with("where clause \"name LIKE 'A%'\": Sage cannot filter contacts by name"),
+            "{e}"
+        );
+        assert!(e.contains("search = …"), "{e}");
+        let e = err("contacts", &with_where("contacts", "search LIKE 'A%'"));
+        assert!(
+            e.contains("Sage can only filter contacts by search with ="),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn in_and_is_null_are_rejected() {
+        let e = err(
+            "invoices",
+            &with_where("invoices", "status_id IN ('PAID', 'DRAFT')"),
+        );
+        assert!(
+            e.starts_with("where clause \"status_id IN ('PAID', 'DRAFT')\""),
+            "{e}"
+        );
+        assert!(e.contains("with ="), "{e}");
+        let e = err("invoices", &with_where("invoices", "notes IS NULL"));
+        assert!(
+            e.starts_with("where clause \"notes IS NULL\": Sage cannot filter invoices by notes"),
+            "{e}"
+        );
+        let e = err(
+            "invoices",
+            &with_where("invoices", "lastModifiedDate IS NOT NULL"),
+        );
+        assert!(e.contains("lower bound"), "{e}");
+    }
+
+    #[test]
+    fn dates_need_a_placeholder_and_a_lower_bound() {
+        let e = err(
+            "customers",
+            &with_where("customers", "lastModifiedDate >= '2018-07-31T19:39:46Z'"),
+        );
+        assert!(e.contains("placeholder is required"), "{e}");
+        assert!(e.contains("2018-07-31T19:39:46Z"), "{e}");
+        let e = err(
+            "customers",
+            &with_where("customers", &format!("lastModifiedDate < '{DATE}'")),
+        );
+        assert!(e.contains("not with <"), "{e}");
+        let e = err(
+            "customers",
+            &with_where("customers", &format!("updated_at >= '{DATE}T00'")),
+        );
+        assert!(e.contains("single placeholder"), "{e}");
+        let e = err(
+            "customers",
+            &with_where(
+                "customers",
+                &format!("updated_at >= '{DATE}' AND updatedDate >= '{DATE}'"),
+            ),
+        );
+        assert!(e.contains("only one modification-time condition"), "{e}");
+    }
+
+    #[test]
+    fn parentheses_and_case_insensitive_and_with_extra_spaces() {
+        let r = ok(
+            "customers",
+            &with_where(
+                "customers",
+                &format!(
+                    "  ( LASTMODIFIEDDATE   >=   '{DATE}' )   aNd   ( attributes = 'name'  and  \
+                     search = 'x' )  "
+                ),
+            ),
+        );
+        assert!(r.since.is_some());
+        assert_eq!(r.attributes, ["name", "id", "created_at", "updated_at"]);
+        assert_eq!(
+            r.params,
+            pairs(&[("contact_type_id", "CUSTOMER"), ("search", "x")])
+        );
+    }
+
+    #[test]
+    fn quoted_escapes_reach_sage_unescaped() {
+        let r = ok(
+            "contacts",
+            &with_where("contacts", "search = 'O''Brien %26 Sons'"),
+        );
+        assert_eq!(r.params, pairs(&[("search", "O'Brien & Sons")]));
+        let e = err(
+            "contacts",
+            &with_where("contacts", "search = 'O''Brien & Sons'"),
+        );
+        assert!(e.contains("must be written %26"), "{e}");
+    }
+
+    #[test]
+    fn bare_epoch_placeholder() {
+        let r = ok("payments", &with_where("payments", "updated_at > ${epoch}"));
+        assert_eq!(r.endpoint, "/contact_payments");
+        assert_eq!(r.since.as_ref().map(Placeholder::source), Some("epoch"));
+    }
+
+    #[test]
+    fn page_size_rules() {
+        let url = "/hubs/finance/customers?pageSize=50";
+        let size = |page_size| translate("customers", url, page_size, REQUIRED);
+        assert_eq!(size(None).map(|r| r.items_per_page), Ok(50));
+        assert_eq!(size(Some(10)).map(|r| r.items_per_page), Ok(10));
+        assert_eq!(size(Some(200)).map(|r| r.items_per_page), Ok(200));
+        assert_eq!(
+            translate("customers", "/customers", Some(1), REQUIRED).map(|r| r.items_per_page),
+            Ok(1)
+        );
+        for bad in [0, 201] {
+            let e = size(Some(bad)).expect_err("out of range");
+            assert!(e.0.contains(&format!("pageSize {bad}")), "{e}");
+        }
+        let e = err("customers", "/customers?pageSize=0");
+        assert!(e.contains("pageSize 0"), "{e}");
+        let e = err("customers", "/customers?pageSize=many");
+        assert!(e.contains("\"pageSize=many\""), "{e}");
+    }
+
+    #[test]
+    fn ledger_accounts_have_no_deleted_since() {
+        let r = ok(
+            "ledger-accounts",
+            &with_where("ledger-accounts", &format!("lastModifiedDate >= '{DATE}'")),
+        );
+        assert_eq!(r.endpoint, "/ledger_accounts");
+        assert!(r.supports_updated_since);
+        assert!(!r.supports_deleted_since);
+        assert_eq!(r.deleted_query_for(at(2024, 1, 1, 0, 0, 0)), None);
+    }
+
+    #[test]
+    fn contact_type_conflicts_with_the_resource() {
+        let e = err(
+            "customers",
+            &with_where("customers", "contact_type_id = 'VENDOR'"),
+        );
+        assert!(
+            e.contains("always filters contact_type_id = 'CUSTOMER'"),
+            "{e}"
+        );
+        assert!(e.contains("'VENDOR'"), "{e}");
+        let e = err("customers", "/customers?contact_type_id=VENDOR");
+        assert!(e.contains("conflicts"), "{e}");
+        // Restating the fixed value is harmless and not sent twice.
+        let r = ok(
+            "customers",
+            &with_where("customers", "contact_type_id = 'CUSTOMER'"),
+        );
+        assert_eq!(r.params, pairs(&[("contact_type_id", "CUSTOMER")]));
+        // On plain contacts it is an ordinary filter.
+        let r = ok(
+            "contacts",
+            &with_where("contacts", "contact_type_id = 'VENDOR'"),
+        );
+        assert_eq!(r.params, pairs(&[("contact_type_id", "VENDOR")]));
+        let e = err(
+            "contacts",
+            &with_where("contacts", "search = 'a' AND search = 'b'"),
+        );
+        assert!(e.contains("more than once"), "{e}");
+    }
+
+    #[test]
+    fn encoded_where_clause_decodes() {
+        let r = ok(
+            "customers",
+            "/hubs/finance/customers?where=lastModifiedDate%3E%3D%27%24%7Bdate%3Ayyyy-MM-dd%7D%27\
+             +AND+search%3D%27A%25%2BB%27",
+        );
+        assert_eq!(
+            r.since.as_ref().map(Placeholder::source),
+            Some("date:yyyy-MM-dd")
+        );
+        assert_eq!(
+            r.params,
+            pairs(&[("contact_type_id", "CUSTOMER"), ("search", "A%+B")])
+        );
+        // A stray `%` (LIKE pattern) survives decoding and reaches the clause check.
+        let e = err("contacts", &with_where("contacts", "name LIKE 'A%'"));
+        assert!(e.contains("'A%'"), "{e}");
+    }
+
+    #[test]
+    fn other_hub_parameters() {
+        let r = ok(
+            "customers",
+            "/customers?page=3&orderBy=name&attributes=name,email&&search=acme",
+        );
+        assert_eq!(
+            r.attributes,
+            ["name", "email", "id", "created_at", "updated_at"]
+        );
+        assert_eq!(
+            r.params,
+            pairs(&[("contact_type_id", "CUSTOMER"), ("search", "acme")])
+        );
+        let e = err("customers", "/customers?fields=name");
+        assert!(e.starts_with("query parameter \"fields=name\""), "{e}");
+        assert!(e.contains("attributes"), "{e}");
+        let e = err("customers", "/customers?includeDeleted=true");
+        assert!(
+            e.starts_with("query parameter \"includeDeleted=true\""),
+            "{e}"
+        );
+        assert!(e.contains("supported parameters: where, pageSize"), "{e}");
+        let e = err("customers", "/customers?where=&pageSize=5");
+        assert!(e.contains("\"where\" is empty"), "{e}");
+        let e = err("customers", "/customers?where=search='a'&where=email='b'");
+        assert!(e.contains("given twice"), "{e}");
+    }
+
+    #[test]
+    fn placeholders_only_in_the_date_condition() {
+        let e = err("customers", &format!("/hubs/finance/{DATE}"));
+        assert!(e.contains("only supported in the where clause"), "{e}");
+        let e = err("customers", &format!("/customers?search={DATE}"));
+        assert!(e.contains("only supported in the where clause"), "{e}");
+        let e = err(
+            "invoices",
+            &with_where("invoices", &format!("from_date = '{DATE}'")),
+        );
+        assert!(e.contains("not in from_date"), "{e}");
+        let e = err("customers", "/customers?where=updated_at>='${date:yyyy");
+        assert!(e.contains("unterminated placeholder"), "{e}");
+        let e = err("customers", "/customers?where=search='\u{E000}0\u{E001}'");
+        assert!(e.contains("reserved character"), "{e}");
+        let e = err("customers", "/customers?where=search='%EE%80%800%EE%80%81'");
+        assert!(e.contains("reserved character"), "{e}");
+    }
+
+    #[test]
+    fn parse_errors_point_into_the_clause_as_written() {
+        let e = err(
+            "customers",
+            &with_where("customers", &format!("lastModifiedDate >= '{DATE}' AND")),
+        );
+        let clause = format!("lastModifiedDate >= '{DATE}' AND");
+        assert_eq!(
+            e,
+            format!(
+                "where clause \"{clause}\": expected a condition (a field name or `(`) at \
+                 character {}, found end of clause",
+                clause.chars().count() + 1
+            )
+        );
+        let e = err(
+            "customers",
+            &with_where("customers", "search = 'a' search = 'b'"),
+        );
+        assert!(e.contains("at character 14, found `search`"), "{e}");
+    }
+
+    #[test]
+    fn attributes_merge_dedup_and_all() {
+        let r = ok(
+            "customers",
+            &with_where("customers", "attributes = ' updated_at, name ,,id '"),
+        );
+        assert_eq!(r.attributes, ["updated_at", "name", "id", "created_at"]);
+        let r = ok("customers", &with_where("customers", "attributes = 'all'"));
+        assert_eq!(r.attributes, ["all"]);
+        let r = translate("customers", "/customers", None, &[]).expect("no attributes");
+        assert!(r.attributes.is_empty());
+        assert_eq!(
+            r.query_for(at(2024, 1, 1, 0, 0, 0)),
+            pairs(&[("contact_type_id", "CUSTOMER"), ("items_per_page", "200"),])
+        );
+        let e = err("customers", &with_where("customers", "attributes LIKE 'a'"));
+        assert!(e.contains("attributes = 'a,b'"), "{e}");
+    }
+
+    #[test]
+    fn query_without_date_clause() {
+        let r = translate(
+            "invoices",
+            "/hubs/finance/invoices?where=status_id='PAID'",
+            Some(50),
+            REQUIRED,
+        )
+        .expect("translates");
+        assert_eq!(
+            r.query_for(at(2018, 7, 31, 19, 39, 46)),
+            pairs(&[
+                ("status_id", "PAID"),
+                ("attributes", "id,created_at,updated_at"),
+                ("items_per_page", "50"),
+            ])
+        );
+    }
+
+    #[test]
+    fn deleted_query_carries_fixed_filters_and_an_exclusive_bound() {
+        let r = ok("customers", "/customers");
+        let bound = at(2018, 7, 31, 19, 39, 46) + chrono::Duration::milliseconds(999);
+        assert_eq!(
+            r.deleted_query_for(bound),
+            Some(pairs(&[
+                ("contact_type_id", "CUSTOMER"),
+                ("items_per_page", "200"),
+                ("deleted_since", "2018-07-31T19:39:46Z"),
+            ]))
+        );
+    }
+
+    #[test]
+    fn rfc3339_is_utc_whole_seconds() {
+        let t = at(2018, 7, 31, 19, 39, 46) + chrono::Duration::microseconds(999_999);
+        assert_eq!(rfc3339_seconds(t), "2018-07-31T19:39:46Z");
+    }
+
+    #[test]
+    fn truncation_keeps_only_bounds_not_later_than_the_input() {
+        let lb = at(2018, 7, 31, 19, 39, 46);
+        let minute = at(2018, 7, 31, 19, 39, 0);
+        assert_eq!(truncate_with(lb, |_| Some(minute)), minute);
+        assert_eq!(truncate_with(lb, Some), lb);
+        // Rounding up would skip changes; an unreadable rendering falls back to the bound.
+        assert_eq!(truncate_with(lb, |_| Some(at(2018, 7, 31, 19, 40, 0))), lb);
+        assert_eq!(truncate_with(lb, |_| None), lb);
+    }
+
+    #[test]
+    fn percent_decoding_is_lenient() {
+        assert_eq!(percent_decode("a%20b+c"), "a b c");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+        assert_eq!(percent_decode("caf%C3%A9"), "café");
+        assert_eq!(percent_decode("%FF"), "\u{FFFD}");
+        assert_eq!(percent_decode_path("/a+b%2Fc"), "/a+b/c");
+    }
 }
