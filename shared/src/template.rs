@@ -8,21 +8,79 @@
 //! - `UrlTemplate::parse(&str)`, `UrlTemplate::render(&self, DateTime<Utc>) -> String`,
 //!   `UrlTemplate::segments(&self) -> &[Segment]`.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
+
+use crate::datefmt::{DatePattern, Zone};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct TemplateError(pub String);
 
+/// One `${…}` placeholder, validated when the template is registered so that rendering it
+/// at poll time cannot fail.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Placeholder {
     source: String,
+    kind: PlaceholderKind,
+}
+
+/// What a placeholder renders the poll time as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlaceholderKind {
+    /// `date:FMT` and `gmtDate:FMT` (zone UTC), `dateTimeZone:ZONE:FMT`.
+    Date { pattern: DatePattern, zone: Zone },
+    /// `epoch` (milliseconds), `epoch:s`, `epoch:ms`, `epoch:us`.
+    Epoch(EpochUnit),
+}
+
+/// The unit of an `${epoch…}` placeholder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EpochUnit {
+    Seconds,
+    Milliseconds,
+    Microseconds,
 }
 
 impl Placeholder {
+    /// Parse the text between `${` and `}`.
+    ///
+    /// `date:FMT` and `gmtDate:FMT` render in UTC ("polling is in UTC unless a zone is
+    /// given"). In `dateTimeZone:ZONE:FMT` the zone may itself hold colons (`-08:00`), so
+    /// the zone is the longest prefix ending before a `:` that is a valid zone, leaving a
+    /// valid non-empty pattern. A pattern must write at least one date or time field.
+    /// Kind names are case-sensitive, as Cloud Elements wrote them.
     pub fn parse(inner: &str) -> Result<Self, TemplateError> {
+        let fail = |problem: String| TemplateError(format!("placeholder `${{{inner}}}`: {problem}"));
+        let (name, argument) = match inner.split_once(':') {
+            Some((name, argument)) => (name, Some(argument)),
+            None => (inner, None),
+        };
+        let kind = match (name, argument) {
+            ("date" | "gmtDate", Some(format)) => PlaceholderKind::Date {
+                pattern: date_pattern(format).map_err(fail)?,
+                zone: Zone::Utc,
+            },
+            ("date" | "gmtDate", None) => return Err(fail(format!("`{name}` needs a date pattern, as in `{name}:yyyy-MM-dd`"))),
+            ("dateTimeZone", Some(argument)) => {
+                let (zone, pattern) = zone_and_pattern(argument).map_err(fail)?;
+                PlaceholderKind::Date { pattern, zone }
+            }
+            ("dateTimeZone", None) => {
+                return Err(fail("`dateTimeZone` needs a zone and a date pattern, as in `dateTimeZone:PST:yyyy-MM-dd`".to_owned()));
+            }
+            ("epoch", None | Some("ms")) => PlaceholderKind::Epoch(EpochUnit::Milliseconds),
+            ("epoch", Some("s")) => PlaceholderKind::Epoch(EpochUnit::Seconds),
+            ("epoch", Some("us")) => PlaceholderKind::Epoch(EpochUnit::Microseconds),
+            ("epoch", Some(unit)) => return Err(fail(format!("unknown epoch unit `{unit}` (expected s, ms or us)"))),
+            _ => {
+                return Err(fail(format!(
+                    "unknown placeholder kind `{name}` (expected date, gmtDate, dateTimeZone or epoch)"
+                )));
+            }
+        };
         Ok(Placeholder {
             source: inner.to_owned(),
+            kind,
         })
     }
 
@@ -31,13 +89,100 @@ impl Placeholder {
         &self.source
     }
 
-    pub fn render(&self, _at: DateTime<Utc>) -> String {
-        unimplemented!("template stub")
+    pub fn kind(&self) -> &PlaceholderKind {
+        &self.kind
     }
 
-    pub fn parse_rendered(&self, _text: &str) -> Result<DateTime<Utc>, TemplateError> {
-        unimplemented!("template stub")
+    /// The text substituted for the placeholder at instant `at`.
+    pub fn render(&self, at: DateTime<Utc>) -> String {
+        match &self.kind {
+            PlaceholderKind::Date { pattern, zone } => pattern.format(at, zone),
+            PlaceholderKind::Epoch(EpochUnit::Seconds) => at.timestamp().to_string(),
+            PlaceholderKind::Epoch(EpochUnit::Milliseconds) => at.timestamp_millis().to_string(),
+            PlaceholderKind::Epoch(EpochUnit::Microseconds) => at.timestamp_micros().to_string(),
+        }
     }
+
+    /// The inverse of [`Placeholder::render`]: the instant a rendered text stands for
+    /// (strict: a date must match the pattern exactly; an epoch is an optionally negative
+    /// decimal integer). `parse_rendered(render(t)) == truncate(t)`.
+    pub fn parse_rendered(&self, text: &str) -> Result<DateTime<Utc>, TemplateError> {
+        let fail = |problem: String| TemplateError(format!("placeholder `${{{}}}`: {problem}", self.source));
+        match &self.kind {
+            PlaceholderKind::Date { pattern, zone } => {
+                pattern.parse_value_strict(text, zone).map_err(|e| fail(e.to_string()))
+            }
+            PlaceholderKind::Epoch(unit) => {
+                let digits = text.strip_prefix('-').unwrap_or(text);
+                let value: i64 = if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+                    text.parse().map_err(|_| fail(format!("epoch `{text}` is out of range")))?
+                } else {
+                    return Err(fail(format!("`{text}` is not an epoch number")));
+                };
+                let instant = match unit {
+                    EpochUnit::Seconds => DateTime::from_timestamp(value, 0),
+                    EpochUnit::Milliseconds => DateTime::from_timestamp_millis(value),
+                    EpochUnit::Microseconds => DateTime::from_timestamp_micros(value),
+                };
+                instant.ok_or_else(|| fail(format!("epoch `{text}` is out of range")))
+            }
+        }
+    }
+
+    /// The smallest unit the rendered text keeps (see [`DatePattern::precision`]).
+    pub fn precision(&self) -> chrono::Duration {
+        match &self.kind {
+            PlaceholderKind::Date { pattern, .. } => pattern.precision(),
+            PlaceholderKind::Epoch(EpochUnit::Seconds) => TimeDelta::seconds(1),
+            PlaceholderKind::Epoch(EpochUnit::Milliseconds) => TimeDelta::milliseconds(1),
+            PlaceholderKind::Epoch(EpochUnit::Microseconds) => TimeDelta::microseconds(1),
+        }
+    }
+
+    /// `at` reduced to what [`Placeholder::render`] keeps of it (exact, in the
+    /// placeholder's zone; epochs round toward the past).
+    pub fn truncate(&self, at: DateTime<Utc>) -> DateTime<Utc> {
+        match &self.kind {
+            PlaceholderKind::Date { pattern, zone } => pattern.truncate(at, zone),
+            PlaceholderKind::Epoch(_) => {
+                let step = self.precision().num_nanoseconds().unwrap_or(1).max(1);
+                let nanos = i64::from(at.timestamp_subsec_nanos());
+                at - TimeDelta::nanoseconds(nanos % step)
+            }
+        }
+    }
+}
+
+fn date_pattern(format: &str) -> Result<DatePattern, String> {
+    let pattern = DatePattern::parse(format).map_err(|e| e.to_string())?;
+    if !pattern.writes_date_or_time() {
+        return Err(format!("date pattern `{format}` writes no date or time field"));
+    }
+    Ok(pattern)
+}
+
+/// Split `ZONE:FMT` at the last `:` that leaves a valid zone before it and a valid pattern
+/// after it (`-08:00:yyyy-MM-dd` is zone `-08:00`).
+fn zone_and_pattern(argument: &str) -> Result<(Zone, DatePattern), String> {
+    let mut first_error = None;
+    for (i, _) in argument.match_indices(':').collect::<Vec<_>>().into_iter().rev() {
+        let Ok(zone) = Zone::parse(&argument[..i]) else {
+            continue;
+        };
+        match date_pattern(&argument[i + 1..]) {
+            Ok(pattern) => return Ok((zone, pattern)),
+            Err(error) => {
+                first_error.get_or_insert(error);
+            }
+        }
+    }
+    Err(first_error.unwrap_or_else(|| {
+        let zone = argument.split(':').next().unwrap_or(argument);
+        match Zone::parse(zone) {
+            Err(e) => e.to_string(),
+            Ok(_) => "`dateTimeZone` needs a zone and a date pattern, as in `dateTimeZone:PST:yyyy-MM-dd`".to_owned(),
+        }
+    }))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,8 +242,23 @@ impl UrlTemplate {
         &self.segments
     }
 
-    pub fn render(&self, _at: DateTime<Utc>) -> String {
-        unimplemented!("template stub")
+    /// The URL with every placeholder rendered at `at`.
+    pub fn render(&self, at: DateTime<Utc>) -> String {
+        self.segments
+            .iter()
+            .map(|segment| match segment {
+                Segment::Literal(text) => text.clone(),
+                Segment::Placeholder(placeholder) => placeholder.render(at),
+            })
+            .collect()
+    }
+
+    /// The placeholders, in order.
+    pub fn placeholders(&self) -> impl Iterator<Item = &Placeholder> {
+        self.segments.iter().filter_map(|segment| match segment {
+            Segment::Placeholder(placeholder) => Some(placeholder),
+            Segment::Literal(_) => None,
+        })
     }
 }
 
