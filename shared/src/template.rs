@@ -1,5 +1,10 @@
 //! `${…}` placeholders in poller URLs: `${date:FMT}`, `${gmtDate:FMT}`,
-//! `${dateTimeZone:ZONE:FMT}`, `${epoch}`, `${epoch:s}`, `${epoch:us}`.
+//! `${dateTimeZone:ZONE:FMT}`, `${epoch}` (= `${epoch:ms}`), `${epoch:s}`, `${epoch:us}`.
+//!
+//! Every placeholder is fully validated by [`Placeholder::parse`] (so by
+//! [`UrlTemplate::parse`], at instance registration): unknown kinds, bad patterns and
+//! unknown zones are registration errors, and rendering at poll time cannot fail. FMT is a
+//! Java `SimpleDateFormat` pattern, see [`crate::datefmt`].
 //!
 //! CONTRACT (owned by the date-template work; keep these signatures):
 //! - `Placeholder::parse(inner: &str)` — the text between `${` and `}`.
@@ -50,7 +55,8 @@ impl Placeholder {
     /// valid non-empty pattern. A pattern must write at least one date or time field.
     /// Kind names are case-sensitive, as Cloud Elements wrote them.
     pub fn parse(inner: &str) -> Result<Self, TemplateError> {
-        let fail = |problem: String| TemplateError(format!("placeholder `${{{inner}}}`: {problem}"));
+        let fail =
+            |problem: String| TemplateError(format!("placeholder `${{{inner}}}`: {problem}"));
         let (name, argument) = match inner.split_once(':') {
             Some((name, argument)) => (name, Some(argument)),
             None => (inner, None),
@@ -60,7 +66,11 @@ impl Placeholder {
                 pattern: date_pattern(format).map_err(fail)?,
                 zone: Zone::Utc,
             },
-            ("date" | "gmtDate", None) => return Err(fail(format!("`{name}` needs a date pattern, as in `{name}:yyyy-MM-dd`"))),
+            ("date" | "gmtDate", None) => {
+                return Err(fail(format!(
+                    "`{name}` needs a date pattern, as in `{name}:yyyy-MM-dd`"
+                )));
+            }
             ("dateTimeZone", Some(argument)) => {
                 let (zone, pattern) = zone_and_pattern(argument).map_err(fail)?;
                 PlaceholderKind::Date { pattern, zone }
@@ -71,7 +81,11 @@ impl Placeholder {
             ("epoch", None | Some("ms")) => PlaceholderKind::Epoch(EpochUnit::Milliseconds),
             ("epoch", Some("s")) => PlaceholderKind::Epoch(EpochUnit::Seconds),
             ("epoch", Some("us")) => PlaceholderKind::Epoch(EpochUnit::Microseconds),
-            ("epoch", Some(unit)) => return Err(fail(format!("unknown epoch unit `{unit}` (expected s, ms or us)"))),
+            ("epoch", Some(unit)) => {
+                return Err(fail(format!(
+                    "unknown epoch unit `{unit}` (expected s, ms or us)"
+                )));
+            }
             _ => {
                 return Err(fail(format!(
                     "unknown placeholder kind `{name}` (expected date, gmtDate, dateTimeZone or epoch)"
@@ -107,15 +121,19 @@ impl Placeholder {
     /// (strict: a date must match the pattern exactly; an epoch is an optionally negative
     /// decimal integer). `parse_rendered(render(t)) == truncate(t)`.
     pub fn parse_rendered(&self, text: &str) -> Result<DateTime<Utc>, TemplateError> {
-        let fail = |problem: String| TemplateError(format!("placeholder `${{{}}}`: {problem}", self.source));
+        let fail = |problem: String| {
+            TemplateError(format!("placeholder `${{{}}}`: {problem}", self.source))
+        };
         match &self.kind {
-            PlaceholderKind::Date { pattern, zone } => {
-                pattern.parse_value_strict(text, zone).map_err(|e| fail(e.to_string()))
-            }
+            PlaceholderKind::Date { pattern, zone } => pattern
+                .parse_value_strict(text, zone)
+                .map_err(|e| fail(e.to_string())),
             PlaceholderKind::Epoch(unit) => {
                 let digits = text.strip_prefix('-').unwrap_or(text);
-                let value: i64 = if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-                    text.parse().map_err(|_| fail(format!("epoch `{text}` is out of range")))?
+                let value: i64 = if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+                {
+                    text.parse()
+                        .map_err(|_| fail(format!("epoch `{text}` is out of range")))?
                 } else {
                     return Err(fail(format!("`{text}` is not an epoch number")));
                 };
@@ -156,7 +174,9 @@ impl Placeholder {
 fn date_pattern(format: &str) -> Result<DatePattern, String> {
     let pattern = DatePattern::parse(format).map_err(|e| e.to_string())?;
     if !pattern.writes_date_or_time() {
-        return Err(format!("date pattern `{format}` writes no date or time field"));
+        return Err(format!(
+            "date pattern `{format}` writes no date or time field"
+        ));
     }
     Ok(pattern)
 }
@@ -165,7 +185,12 @@ fn date_pattern(format: &str) -> Result<DatePattern, String> {
 /// after it (`-08:00:yyyy-MM-dd` is zone `-08:00`).
 fn zone_and_pattern(argument: &str) -> Result<(Zone, DatePattern), String> {
     let mut first_error = None;
-    for (i, _) in argument.match_indices(':').collect::<Vec<_>>().into_iter().rev() {
+    for (i, _) in argument
+        .match_indices(':')
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+    {
         let Ok(zone) = Zone::parse(&argument[..i]) else {
             continue;
         };
@@ -315,5 +340,277 @@ mod scan_tests {
             t.segments(),
             &[Segment::Literal("/hubs/finance/customers".into())]
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeDelta;
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::datefmt::tests::{instant, instant_in};
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .expect("test instant")
+            .to_utc()
+    }
+
+    fn placeholder(inner: &str) -> Placeholder {
+        Placeholder::parse(inner).unwrap_or_else(|e| panic!("{inner}: {e}"))
+    }
+
+    const POLL: &str = "2018-07-31T19:39:46.123Z";
+
+    #[test]
+    fn seed_url_renders_the_last_poll_time_in_utc() {
+        let url = "/hubs/finance/customers?where=lastModifiedDate>='${date:yyyy-MM-dd'T'HH:mm:ss'Z'}' and attributes='created_at,updated_at";
+        let template = UrlTemplate::parse(url).expect("seed url");
+        assert_eq!(
+            template.render(at(POLL)),
+            "/hubs/finance/customers?where=lastModifiedDate>='2018-07-31T19:39:46Z' and attributes='created_at,updated_at"
+        );
+        assert_eq!(template.placeholders().count(), 1);
+    }
+
+    #[test]
+    fn renders_every_kind() {
+        let cases = [
+            ("date:yyyy-MM-dd'T'HH:mm:ss'Z'", "2018-07-31T19:39:46Z"),
+            (
+                "gmtDate:yyyy-MM-dd'T'HH:mm:ss.SSSXXX",
+                "2018-07-31T19:39:46.123Z",
+            ),
+            (
+                "dateTimeZone:PST:yyyy-MM-dd'T'HH:mm:ssXXX",
+                "2018-07-31T12:39:46-07:00",
+            ),
+            (
+                "dateTimeZone:America/Los_Angeles:yyyy-MM-dd HH:mm z",
+                "2018-07-31 12:39 PDT",
+            ),
+            ("dateTimeZone:-08:00:yyyy-MM-dd HH:mm", "2018-07-31 11:39"),
+            ("dateTimeZone:GMT+05:30:HH:mm", "01:09"),
+            ("dateTimeZone:+05:30:mm", "09"),
+            (
+                "dateTimeZone:UTC:EEE, dd MMM yyyy HH:mm:ss z",
+                "Tue, 31 Jul 2018 19:39:46 GMT",
+            ),
+            ("epoch", "1533065986123"),
+            ("epoch:ms", "1533065986123"),
+            ("epoch:s", "1533065986"),
+            ("epoch:us", "1533065986123000"),
+        ];
+        for (inner, expected) in cases {
+            let p = placeholder(inner);
+            assert_eq!(p.render(at(POLL)), expected, "{inner}");
+            assert_eq!(p.source(), inner);
+        }
+        let t = UrlTemplate::parse("/x?since=${epoch:s}&until=${date:yyyy}").expect("template");
+        assert_eq!(t.render(at(POLL)), "/x?since=1533065986&until=2018");
+    }
+
+    #[test]
+    fn zone_with_colons_is_split_from_the_pattern() {
+        match placeholder("dateTimeZone:GMT-08:00:HH:mm").kind() {
+            PlaceholderKind::Date { pattern, zone } => {
+                assert_eq!(zone.to_string(), "GMT-08:00");
+                assert_eq!(pattern.as_str(), "HH:mm");
+            }
+            other => panic!("expected a date placeholder, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn errors_are_caught_at_parse_time_and_name_the_problem() {
+        let cases = [
+            ("datetime:yyyy", "`datetime`"),
+            ("Date:yyyy", "`Date`"),
+            ("", "unknown placeholder kind"),
+            ("date", "needs a date pattern"),
+            ("gmtDate", "needs a date pattern"),
+            ("date:yyyy-qq", "`q`"),
+            ("date:yyyy-MM-dd'T", "unterminated quote"),
+            ("date:'no fields'", "writes no date or time"),
+            ("gmtDate:", "writes no date or time"),
+            ("dateTimeZone:Mars/Base:yyyy-MM-dd", "`Mars/Base`"),
+            ("dateTimeZone:PST", "needs a zone and a date pattern"),
+            ("dateTimeZone:+05:30:00", "writes no date or time"),
+            ("dateTimeZone", "needs a zone and a date pattern"),
+            ("dateTimeZone:PST:YYYY", "`Y`"),
+            ("epoch:ns", "`ns`"),
+            ("epoch:", "epoch unit"),
+        ];
+        for (inner, expected) in cases {
+            let error = Placeholder::parse(inner).expect_err(inner).to_string();
+            assert!(error.contains(expected), "{inner}: {error}");
+            assert!(error.contains(&format!("${{{inner}}}")), "{inner}: {error}");
+        }
+        let error = UrlTemplate::parse("/x?where=a>'${dateTimeZone:Mars/Base:yyyy}'").unwrap_err();
+        assert!(error.to_string().contains("Mars/Base"), "{error}");
+    }
+
+    #[test]
+    fn parse_rendered_inverts_render() {
+        let seed = placeholder("date:yyyy-MM-dd'T'HH:mm:ss'Z'");
+        assert_eq!(
+            seed.parse_rendered("2018-07-31T19:39:46Z"),
+            Ok(at("2018-07-31T19:39:46Z"))
+        );
+        // Strict: no RFC 3339 fallback here.
+        assert!(seed.parse_rendered("2018-07-31T19:39:46.123Z").is_err());
+        let epoch = placeholder("epoch");
+        assert_eq!(epoch.parse_rendered("1533065986123"), Ok(at(POLL)));
+        assert_eq!(
+            epoch.parse_rendered("-1000"),
+            Ok(at("1969-12-31T23:59:59Z"))
+        );
+        assert_eq!(
+            placeholder("epoch:s").parse_rendered("0"),
+            Ok(at("1970-01-01T00:00:00Z"))
+        );
+        assert_eq!(
+            placeholder("epoch:us").parse_rendered("1533065986123456"),
+            Ok(at("2018-07-31T19:39:46.123456Z"))
+        );
+        for bad in [
+            "",
+            "-",
+            "+5",
+            " 5",
+            "5 ",
+            "1e3",
+            "12.5",
+            "99999999999999999999",
+        ] {
+            assert!(epoch.parse_rendered(bad).is_err(), "{bad:?}");
+        }
+        assert!(
+            placeholder("epoch:s")
+                .parse_rendered("9223372036854775807")
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn precision_and_truncate() {
+        let cases = [
+            (
+                "date:yyyy-MM-dd'T'HH:mm:ss'Z'",
+                TimeDelta::seconds(1),
+                "2018-07-31T19:39:46Z",
+            ),
+            (
+                "date:yyyy-MM-dd'T'HH:mm:ss.SSS'Z'",
+                TimeDelta::milliseconds(1),
+                POLL,
+            ),
+            (
+                "dateTimeZone:PST:yyyy-MM-dd",
+                TimeDelta::days(1),
+                "2018-07-31T07:00:00Z",
+            ),
+            ("epoch", TimeDelta::milliseconds(1), POLL),
+            ("epoch:s", TimeDelta::seconds(1), "2018-07-31T19:39:46Z"),
+            (
+                "epoch:us",
+                TimeDelta::microseconds(1),
+                "2018-07-31T19:39:46.123456Z",
+            ),
+        ];
+        for (inner, precision, truncated) in cases {
+            let p = placeholder(inner);
+            assert_eq!(p.precision(), precision, "{inner}");
+            assert_eq!(
+                p.truncate(at("2018-07-31T19:39:46.123456789Z")),
+                at(truncated),
+                "{inner}"
+            );
+        }
+        // Epochs before 1970 round toward the past too.
+        assert_eq!(
+            placeholder("epoch:s").truncate(at("1969-12-31T23:59:59.5Z")),
+            at("1969-12-31T23:59:59Z")
+        );
+    }
+
+    const DATE_PLACEHOLDERS: &[&str] = &[
+        "date:yyyy-MM-dd'T'HH:mm:ss'Z'",
+        "gmtDate:yyyy-MM-dd'T'HH:mm:ss.SSSXXX",
+        "date:yyyy-MM-dd",
+        "dateTimeZone:PST:yyyy-MM-dd'T'HH:mm:ssXXX",
+        "dateTimeZone:America/Los_Angeles:yyyy-MM-dd HH:mm:ss",
+        "dateTimeZone:America/Los_Angeles:yyyy-MM-dd hh:mm:ss a z",
+        "dateTimeZone:-08:00:yyyy-MM-dd HH:mm",
+        "dateTimeZone:GMT+05:30:EEE, d MMM yyyy hh:mm:ss a Z",
+        "dateTimeZone:Europe/London:yyyyMMddHHmmssSSS",
+        "dateTimeZone:Europe/London:yyyy-MM-dd HH:mm zzzz",
+        "dateTimeZone:Australia/Sydney:yyyy-MM-dd z HH:mm",
+        "dateTimeZone:America/Sao_Paulo:yyyy-MM-dd",
+        "dateTimeZone:America/Sao_Paulo:yyyy-MM-dd'T'HH:mm:ss.SSSZ",
+        "dateTimeZone:Asia/Kathmandu:yyyy-MM-dd HH",
+        "dateTimeZone:Pacific/Auckland:dd/MM/yyyy kk:mm",
+    ];
+
+    fn date_placeholder_and_instant() -> impl Strategy<Value = (Placeholder, DateTime<Utc>)> {
+        proptest::sample::select(DATE_PLACEHOLDERS)
+            .prop_map(placeholder)
+            .prop_flat_map(|p| {
+                let zone = match p.kind() {
+                    PlaceholderKind::Date { zone, .. } => *zone,
+                    PlaceholderKind::Epoch(_) => crate::datefmt::Zone::Utc,
+                };
+                (Just(p), instant_in(&zone))
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// `parse_rendered(render(t)) == truncate(t)`; without a zone in the text, in the
+        /// repeated hour the earlier instant with the same rendering is read instead.
+        #[test]
+        fn date_placeholders_round_trip((p, t) in date_placeholder_and_instant()) {
+            let text = p.render(t);
+            let cut = p.truncate(t);
+            prop_assert!(cut <= t);
+            prop_assert_eq!(p.render(cut), text.clone());
+            let parsed = p.parse_rendered(&text).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let writes_zone = matches!(p.kind(), PlaceholderKind::Date { pattern, .. } if pattern.writes_zone());
+            if writes_zone {
+                prop_assert_eq!(parsed, cut, "{} rendered {}", p.source(), text);
+            } else if parsed != cut {
+                prop_assert!(parsed < cut, "{} rendered {}", p.source(), text);
+                prop_assert_eq!(p.render(parsed), text);
+            }
+        }
+
+        #[test]
+        fn epoch_placeholders_round_trip(
+            inner in proptest::sample::select(vec!["epoch", "epoch:s", "epoch:ms", "epoch:us"]),
+            micros in -4_000_000_000_000_000i64..4_000_000_000_000_000,
+        ) {
+            let p = placeholder(inner);
+            let t = DateTime::from_timestamp_micros(micros).expect("in range")
+                + TimeDelta::nanoseconds(micros.rem_euclid(1000));
+            let text = p.render(t);
+            prop_assert_eq!(p.parse_rendered(&text), Ok(p.truncate(t)));
+            prop_assert!(p.truncate(t) <= t);
+            prop_assert!(t - p.truncate(t) < p.precision());
+        }
+
+        #[test]
+        fn url_template_renders_each_placeholder(t in instant()) {
+            let template = UrlTemplate::parse("/a?from=${epoch:s}&on=${date:yyyy-MM-dd}&x=${dateTimeZone:PST:HH}")
+                .expect("template");
+            let expected = format!(
+                "/a?from={}&on={}&x={}",
+                t.timestamp(),
+                t.format("%Y-%m-%d"),
+                t.with_timezone(&chrono_tz::America::Los_Angeles).format("%H"),
+            );
+            prop_assert_eq!(template.render(t), expected);
+        }
     }
 }

@@ -42,18 +42,32 @@ pub(super) fn format(tokens: &[Token], instant: DateTime<Utc>, zone: &Zone) -> S
             Field::Day => number(&mut out, local.day(), count),
             Field::Weekday => {
                 let index = local.weekday().num_days_from_monday() as usize;
-                let table = if count >= 4 { &names::WEEKDAYS } else { &names::WEEKDAYS_SHORT };
+                let table = if count >= 4 {
+                    &names::WEEKDAYS
+                } else {
+                    &names::WEEKDAYS_SHORT
+                };
                 out.push_str(table[index]);
             }
             Field::AmPm => out.push_str(names::AM_PM[usize::from(hour >= 12)]),
             Field::Hour0To23 => number(&mut out, hour, count),
             Field::Hour1To24 => number(&mut out, if hour == 0 { 24 } else { hour }, count),
             Field::Hour0To11 => number(&mut out, hour % 12, count),
-            Field::Hour1To12 => number(&mut out, if hour % 12 == 0 { 12 } else { hour % 12 }, count),
+            Field::Hour1To12 => number(
+                &mut out,
+                if hour.is_multiple_of(12) {
+                    12
+                } else {
+                    hour % 12
+                },
+                count,
+            ),
             Field::Minute => number(&mut out, local.minute(), count),
             Field::Second => number(&mut out, local.second(), count),
             // A leap second carries nanoseconds past 1e9; clamp so it never prints 4 digits.
-            Field::Millisecond => number(&mut out, (local.nanosecond() / 1_000_000).min(999), count),
+            Field::Millisecond => {
+                number(&mut out, (local.nanosecond() / 1_000_000).min(999), count)
+            }
             Field::ZoneName if count >= 4 => out.push_str(&zone.long_name_at(instant)),
             Field::ZoneName => out.push_str(&zone.short_name_at(instant)),
             Field::Rfc822Offset => offset_digits(&mut out, offset, true, false),

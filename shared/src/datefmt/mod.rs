@@ -12,8 +12,12 @@
 //! (`yyyy-MM-dd'T'HH:mm:ss'Z'`), and chrono's strftime is a different language: the same
 //! letters mean other things there, and Java's quoting, letter counts and abutting-number
 //! rules have no strftime equivalent. Supported letters: `G y M L d E a H k K h m s S z Z
-//! X` with Java's meaning of each count (see [`tokens`](self) for the list); all other
-//! ASCII letters are reserved, as in Java, and rejected when the pattern is registered.
+//! X`, each with Java's meaning of its count (see the `tokens` submodule); every other
+//! ASCII letter is reserved, as in Java, and rejected when the pattern is registered.
+//!
+//! Module map: `tokens` (pattern → fields and literals), `format` (instant → text),
+//! `parse` (text → instant, Java's rules and where we are stricter), `zone` ([`Zone`]),
+//! `names` (English month/day names and the zone-name table).
 
 mod format;
 mod names;
@@ -22,7 +26,7 @@ mod tokens;
 mod zone;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::fmt;
 
@@ -92,7 +96,9 @@ impl Unit {
         let date = local.date();
         let (h, m, s) = (local.hour(), local.minute(), local.second());
         let time = match self {
-            Unit::Millisecond => NaiveTime::from_hms_milli_opt(h, m, s, (local.nanosecond() / 1_000_000).min(999)),
+            Unit::Millisecond => {
+                NaiveTime::from_hms_milli_opt(h, m, s, (local.nanosecond() / 1_000_000).min(999))
+            }
             Unit::Second => NaiveTime::from_hms_opt(h, m, s),
             Unit::Minute => NaiveTime::from_hms_opt(h, m, 0),
             Unit::Hour => NaiveTime::from_hms_opt(h, 0, 0),
@@ -182,9 +188,14 @@ impl DatePattern {
     /// Fields the pattern lacks default as in Java (1970-01-01 00:00:00.000). A zone or
     /// offset in the text wins over `zone`; otherwise the wall time is read in `zone`,
     /// taking the earlier instant in the repeated hour of a daylight-saving change and
-    /// failing in the skipped hour. The whole text must match; see the `parse` submodule
+    /// failing in the skipped hour (unless the text wrote no hour: a date whose midnight
+    /// is skipped starts when the gap ends). The whole text must match; see the `parse` submodule
     /// for the remaining Java rules and where we are stricter.
-    pub fn parse_value_strict(&self, text: &str, zone: &Zone) -> Result<DateTime<Utc>, DateFormatError> {
+    pub fn parse_value_strict(
+        &self,
+        text: &str,
+        zone: &Zone,
+    ) -> Result<DateTime<Utc>, DateFormatError> {
         let century_start = Utc::now().year() - 80;
         parse::parse(&self.tokens, text, zone, century_start).map_err(|failure| {
             DateFormatError(format!(
@@ -212,7 +223,9 @@ impl DatePattern {
     /// with no date or time field returns `instant` unchanged.
     pub fn truncate(&self, instant: DateTime<Utc>, zone: &Zone) -> DateTime<Utc> {
         match self.unit {
-            Some(unit) => zone.instant_not_after(unit.truncate_local(zone.to_local(instant)), instant),
+            Some(unit) => {
+                zone.instant_not_after(unit.truncate_local(zone.to_local(instant)), instant)
+            }
             None => instant,
         }
     }

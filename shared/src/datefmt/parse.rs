@@ -5,6 +5,8 @@
 //! names match case-insensitively, long form before short; `yy` (exactly two digits, count
 //! ≤ 2) picks the century that puts the year within 80 years before and 20 after now; a
 //! 12-hour clock without `a` means AM; missing fields default to 1970-01-01 00:00:00.000.
+//! A wall time skipped by a daylight-saving change is an error, except when the text wrote
+//! no hour at all (a date alone): then the day starts when the gap ends.
 //! Stricter than Java: the whole text must be consumed, values must be in range (no
 //! lenient roll-over of day 32 into the next month), a field given twice must agree, and a
 //! day-of-week name must match the date.
@@ -73,7 +75,9 @@ impl<'a> Cursor<'a> {
                 return Err(self.fail(format!("expected {width} digits for the {what}")));
             }
             Some(width) => width,
-            None if available == 0 => return Err(self.fail(format!("expected digits for the {what}"))),
+            None if available == 0 => {
+                return Err(self.fail(format!("expected digits for the {what}")));
+            }
             None => available,
         };
         if len > 9 {
@@ -87,7 +91,12 @@ impl<'a> Cursor<'a> {
         Ok((value, len))
     }
 
-    fn bounded(&mut self, exact_width: Option<usize>, what: &str, range: std::ops::RangeInclusive<u32>) -> Result<u32, Failure> {
+    fn bounded(
+        &mut self,
+        exact_width: Option<usize>,
+        what: &str,
+        range: std::ops::RangeInclusive<u32>,
+    ) -> Result<u32, Failure> {
         let start = self.pos;
         let (value, _) = self.number(exact_width, what)?;
         if !range.contains(&value) {
@@ -127,11 +136,18 @@ impl<'a> Cursor<'a> {
         if rest.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("GMT")) {
             self.pos += 3;
             let Some(sign) = sign_of(self.rest()) else {
-                return Ok(ZoneText::Offset(FixedOffset::east_opt(0).ok_or_else(|| self.fail("bad offset"))?));
+                return Ok(ZoneText::Offset(
+                    FixedOffset::east_opt(0).ok_or_else(|| self.fail("bad offset"))?,
+                ));
             };
             self.pos += 1;
-            let one_digit = self.rest().as_bytes().get(1).is_none_or(|b| !b.is_ascii_digit());
-            let hours = self.bounded(Some(if one_digit { 1 } else { 2 }), "offset hours", 0..=23)?;
+            let one_digit = self
+                .rest()
+                .as_bytes()
+                .get(1)
+                .is_none_or(|b| !b.is_ascii_digit());
+            let hours =
+                self.bounded(Some(if one_digit { 1 } else { 2 }), "offset hours", 0..=23)?;
             if !self.rest().starts_with(':') {
                 return Err(self.fail("expected `:` in the GMT offset"));
             }
@@ -197,9 +213,16 @@ fn sign_of(text: &str) -> Option<i32> {
 }
 
 /// Record a field's value; a second occurrence must agree with the first.
-fn set<T: PartialEq + Copy>(slot: &mut Option<T>, value: T, what: &str, cursor: &Cursor<'_>) -> Result<(), Failure> {
+fn set<T: PartialEq + Copy>(
+    slot: &mut Option<T>,
+    value: T,
+    what: &str,
+    cursor: &Cursor<'_>,
+) -> Result<(), Failure> {
     match slot {
-        Some(existing) if *existing != value => Err(cursor.fail(format!("{what} contradicts an earlier {what}"))),
+        Some(existing) if *existing != value => {
+            Err(cursor.fail(format!("{what} contradicts an earlier {what}")))
+        }
         _ => {
             *slot = Some(value);
             Ok(())
@@ -245,7 +268,11 @@ pub(super) fn parse(
                     let value = value as i32;
                     let century = century_start_year.div_euclid(100) * 100;
                     let candidate = century + value;
-                    if candidate < century_start_year { candidate + 100 } else { candidate }
+                    if candidate < century_start_year {
+                        candidate + 100
+                    } else {
+                        candidate
+                    }
                 } else {
                     value as i32
                 };
@@ -268,8 +295,12 @@ pub(super) fn parse(
                 set(&mut fields.day, day, "day", c)?;
             }
             Field::Weekday => {
-                let index = c.name(&[&names::WEEKDAYS, &names::WEEKDAYS_SHORT], "day-of-week name")?;
-                let weekday = Weekday::try_from(index as u8).map_err(|_| c.fail("bad day of week"))?;
+                let index = c.name(
+                    &[&names::WEEKDAYS, &names::WEEKDAYS_SHORT],
+                    "day-of-week name",
+                )?;
+                let weekday =
+                    Weekday::try_from(index as u8).map_err(|_| c.fail("bad day of week"))?;
                 set(&mut fields.weekday, weekday, "day of week", c)?;
             }
             Field::AmPm => {
@@ -326,7 +357,11 @@ pub(super) fn parse(
 /// Turn the fields into an instant: defaults, date validity, day of week, zone.
 fn resolve(fields: Fields, zone: &Zone) -> Result<DateTime<Utc>, String> {
     let year_of_era = fields.year_of_era.unwrap_or(1970);
-    let year = if fields.before_christ == Some(true) { 1 - year_of_era } else { year_of_era };
+    let year = if fields.before_christ == Some(true) {
+        1 - year_of_era
+    } else {
+        year_of_era
+    };
     let month = fields.month.unwrap_or(1);
     let day = fields.day.unwrap_or(1);
     let date = NaiveDate::from_ymd_opt(year, month, day)
@@ -361,6 +396,13 @@ fn resolve(fields: Fields, zone: &Zone) -> Result<DateTime<Utc>, String> {
         Some(ZoneText::Name(name)) => offset_for_name(&name, &local, zone)?,
         None => match zone.local_offsets(&local).first() {
             Some((offset, _)) => *offset,
+            // The text wrote no hour: it names a day (or month), and midnight is only our
+            // default. A day whose midnight is skipped (Sao Paulo, 2018-11-04) starts when
+            // the gap ends.
+            None if fields.hour_of_day.is_none() && fields.hour_of_half_day.is_none() => {
+                let day_start = zone.instant_not_after(local, DateTime::<Utc>::MAX_UTC);
+                return Ok(day_start);
+            }
             None => return Err(format!("{local} does not exist in {zone} (clocks skip it)")),
         },
     };
@@ -371,10 +413,10 @@ fn resolve(fields: Fields, zone: &Zone) -> Result<DateTime<Utc>, String> {
 /// first (so `PST`/`PDT` also settle the repeated hour, and Manila's `PST` is +08:00 when
 /// Manila is configured), then the table of well-known unambiguous abbreviations.
 fn offset_for_name(name: &str, local: &NaiveDateTime, zone: &Zone) -> Result<FixedOffset, String> {
-    let own = zone
-        .local_offsets(local)
-        .into_iter()
-        .find(|(_, abbr)| abbr.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(name)));
+    let own = zone.local_offsets(local).into_iter().find(|(_, abbr)| {
+        abbr.as_deref()
+            .is_some_and(|a| a.eq_ignore_ascii_case(name))
+    });
     if let Some((offset, _)) = own {
         return Ok(offset);
     }

@@ -5,7 +5,9 @@ use proptest::strategy::ValueTree;
 use super::{DatePattern, Zone};
 
 fn at(text: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(text).expect("test instant").to_utc()
+    DateTime::parse_from_rfc3339(text)
+        .expect("test instant")
+        .to_utc()
 }
 
 fn zone(id: &str) -> Zone {
@@ -85,7 +87,11 @@ fn los_angeles_in_summer_is_pdt() {
         ("XXX", "-07:00"),
     ];
     for (p, expected) in cases {
-        assert_eq!(render(p, SUMMER, "America/Los_Angeles"), expected, "pattern {p}");
+        assert_eq!(
+            render(p, SUMMER, "America/Los_Angeles"),
+            expected,
+            "pattern {p}"
+        );
         assert_eq!(render(p, SUMMER, "PST"), expected, "pattern {p} via PST");
     }
 }
@@ -105,7 +111,11 @@ fn los_angeles_in_winter_is_pst_and_midnight_hours() {
         ("XXX", "-08:00"),
     ];
     for (p, expected) in cases {
-        assert_eq!(render(p, WINTER, "America/Los_Angeles"), expected, "pattern {p}");
+        assert_eq!(
+            render(p, WINTER, "America/Los_Angeles"),
+            expected,
+            "pattern {p}"
+        );
     }
 }
 
@@ -124,7 +134,10 @@ fn half_hour_offsets() {
     for (p, expected) in cases {
         assert_eq!(render(p, SUMMER, "+05:30"), expected, "pattern {p}");
     }
-    assert_eq!(render("z zzzz", SUMMER, "Asia/Kolkata"), "IST India Standard Time");
+    assert_eq!(
+        render("z zzzz", SUMMER, "Asia/Kolkata"),
+        "IST India Standard Time"
+    );
     assert_eq!(render("Z", SUMMER, "-03:30"), "-0330");
 }
 
@@ -140,7 +153,10 @@ fn abbreviations_without_letters_print_as_gmt_offsets() {
 #[test]
 fn seed_pattern_renders_utc_with_literal_z() {
     let p = pattern("yyyy-MM-dd'T'HH:mm:ss'Z'");
-    assert_eq!(p.format(at("2018-07-31T19:39:46Z"), &Zone::Utc), "2018-07-31T19:39:46Z");
+    assert_eq!(
+        p.format(at("2018-07-31T19:39:46Z"), &Zone::Utc),
+        "2018-07-31T19:39:46Z"
+    );
     assert_eq!(p.format(at(SUMMER), &Zone::Utc), "2018-07-31T19:39:46Z");
     assert_eq!(p.precision(), TimeDelta::seconds(1));
 }
@@ -154,7 +170,10 @@ fn quoting() {
     assert_eq!(render("''''", SUMMER, "UTC"), "''");
     assert_eq!(render("'it''s' EEE", SUMMER, "UTC"), "it's Tue");
     // Non-letters are literal without quotes, including non-ASCII.
-    assert_eq!(render("dd.MM.yyyy – HH:mm", SUMMER, "UTC"), "31.07.2018 – 19:39");
+    assert_eq!(
+        render("dd.MM.yyyy – HH:mm", SUMMER, "UTC"),
+        "31.07.2018 – 19:39"
+    );
     // And they read back.
     let p = pattern("h 'o''clock' a, yyyy-MM-dd");
     assert_eq!(
@@ -166,13 +185,25 @@ fn quoting() {
 #[test]
 fn pattern_errors_name_the_problem() {
     let error = DatePattern::parse("yyyy-qq").unwrap_err().to_string();
-    assert!(error.contains("`q`") && error.contains("position 5"), "{error}");
+    assert!(
+        error.contains("`q`") && error.contains("position 5"),
+        "{error}"
+    );
     let error = DatePattern::parse("YYYY-MM-dd").unwrap_err().to_string();
-    assert!(error.contains("`Y`") && error.contains("did you mean `y`"), "{error}");
+    assert!(
+        error.contains("`Y`") && error.contains("did you mean `y`"),
+        "{error}"
+    );
     let error = DatePattern::parse("yyyy-MM-DD").unwrap_err().to_string();
-    assert!(error.contains("`D`") && error.contains("position 8"), "{error}");
+    assert!(
+        error.contains("`D`") && error.contains("position 8"),
+        "{error}"
+    );
     let error = DatePattern::parse("yyyy-MM-dd'T").unwrap_err().to_string();
-    assert!(error.contains("unterminated quote") && error.contains("position 10"), "{error}");
+    assert!(
+        error.contains("unterminated quote") && error.contains("position 10"),
+        "{error}"
+    );
     let error = DatePattern::parse("HH:mm XXXX").unwrap_err().to_string();
     assert!(error.contains("XXXX"), "{error}");
     // A letter inside quotes is fine, and so is an empty pattern.
@@ -191,10 +222,26 @@ fn zones_parse_and_display_canonically() {
         ("Etc/UTC", Zone::Utc, "UTC"),
         ("+00:00", Zone::Utc, "UTC"),
         ("GMT+0", Zone::Utc, "UTC"),
-        ("America/Los_Angeles", Zone::Named(chrono_tz::America::Los_Angeles), "America/Los_Angeles"),
-        ("PST", Zone::Named(chrono_tz::America::Los_Angeles), "America/Los_Angeles"),
-        ("PDT", Zone::Named(chrono_tz::America::Los_Angeles), "America/Los_Angeles"),
-        ("CST", Zone::Named(chrono_tz::America::Chicago), "America/Chicago"),
+        (
+            "America/Los_Angeles",
+            Zone::Named(chrono_tz::America::Los_Angeles),
+            "America/Los_Angeles",
+        ),
+        (
+            "PST",
+            Zone::Named(chrono_tz::America::Los_Angeles),
+            "America/Los_Angeles",
+        ),
+        (
+            "PDT",
+            Zone::Named(chrono_tz::America::Los_Angeles),
+            "America/Los_Angeles",
+        ),
+        (
+            "CST",
+            Zone::Named(chrono_tz::America::Chicago),
+            "America/Chicago",
+        ),
         ("IST", Zone::Named(chrono_tz::Asia::Kolkata), "Asia/Kolkata"),
         ("CET", Zone::Named(chrono_tz::Tz::CET), "CET"),
         ("MST", fixed(-7 * 3600), "GMT-07:00"),
@@ -211,13 +258,26 @@ fn zones_parse_and_display_canonically() {
         let parsed = Zone::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
         assert_eq!(parsed, expected, "{text}");
         assert_eq!(parsed.to_string(), display, "{text}");
-        assert_eq!(Zone::parse(display), Ok(parsed), "display of {text} reads back");
+        assert_eq!(
+            Zone::parse(display),
+            Ok(parsed),
+            "display of {text} reads back"
+        );
     }
 }
 
 #[test]
 fn unknown_zones_are_errors_naming_them() {
-    for bad in ["Mars/Base", "PSTX", "+24:00", "GMT+5:3", "-08:60", "GMT+", "", "america/los_angeles"] {
+    for bad in [
+        "Mars/Base",
+        "PSTX",
+        "+24:00",
+        "GMT+5:3",
+        "-08:60",
+        "GMT+",
+        "",
+        "america/los_angeles",
+    ] {
         let error = Zone::parse(bad).expect_err(bad).to_string();
         assert!(error.contains(&format!("`{bad}`")), "{error}");
     }
@@ -226,13 +286,28 @@ fn unknown_zones_are_errors_naming_them() {
 #[test]
 fn parses_the_seed_format_and_defaults_missing_fields() {
     let seed = pattern("yyyy-MM-dd'T'HH:mm:ss'Z'");
-    assert_eq!(seed.parse_value_strict("2018-07-31T19:39:46Z", &Zone::Utc), Ok(at("2018-07-31T19:39:46Z")));
+    assert_eq!(
+        seed.parse_value_strict("2018-07-31T19:39:46Z", &Zone::Utc),
+        Ok(at("2018-07-31T19:39:46Z"))
+    );
     let la = zone("America/Los_Angeles");
-    assert_eq!(pattern("yyyy-MM-dd").parse_value_strict("2018-07-31", &la), Ok(at("2018-07-31T07:00:00Z")));
-    assert_eq!(pattern("HH:mm").parse_value_strict("10:30", &Zone::Utc), Ok(at("1970-01-01T10:30:00Z")));
-    assert_eq!(pattern("MMM yyyy").parse_value_strict("Jul 2018", &Zone::Utc), Ok(at("2018-07-01T00:00:00Z")));
+    assert_eq!(
+        pattern("yyyy-MM-dd").parse_value_strict("2018-07-31", &la),
+        Ok(at("2018-07-31T07:00:00Z"))
+    );
+    assert_eq!(
+        pattern("HH:mm").parse_value_strict("10:30", &Zone::Utc),
+        Ok(at("1970-01-01T10:30:00Z"))
+    );
+    assert_eq!(
+        pattern("MMM yyyy").parse_value_strict("Jul 2018", &Zone::Utc),
+        Ok(at("2018-07-01T00:00:00Z"))
+    );
     // Java reads unpadded numbers where the field is not abutting another field.
-    assert_eq!(pattern("yyyy-MM-dd").parse_value_strict("2018-7-3", &Zone::Utc), Ok(at("2018-07-03T00:00:00Z")));
+    assert_eq!(
+        pattern("yyyy-MM-dd").parse_value_strict("2018-7-3", &Zone::Utc),
+        Ok(at("2018-07-03T00:00:00Z"))
+    );
 }
 
 #[test]
@@ -251,7 +326,10 @@ fn zone_in_text_wins_over_configured_zone() {
         ("yyyy-MM-dd'T'HH:mm:ss z", "2018-07-31T19:39:46 GMT"),
         ("yyyy-MM-dd'T'HH:mm:ss z", "2018-07-31T19:39:46 UTC"),
         ("yyyy-MM-dd'T'HH:mm:ss z", "2018-07-31T12:39:46 pdt"),
-        ("yyyy-MM-dd'T'HH:mm:ss zzzz", "2018-07-31T12:39:46 Pacific Daylight Time"),
+        (
+            "yyyy-MM-dd'T'HH:mm:ss zzzz",
+            "2018-07-31T12:39:46 Pacific Daylight Time",
+        ),
         ("yyyy-MM-dd'T'HH:mm:ss z", "2018-08-01T01:09:46 IST"),
     ];
     for configured in [Zone::Utc, la, zone("+05:30")] {
@@ -269,11 +347,23 @@ fn zone_in_text_wins_over_configured_zone() {
 fn configured_zone_abbreviation_first() {
     // Manila writes PST at +08:00; the table's PST (-08:00) applies only elsewhere.
     let p = pattern("yyyy-MM-dd HH:mm z");
-    assert_eq!(p.parse_value_strict("2018-08-01 03:39 PST", &zone("Asia/Manila")), Ok(at("2018-07-31T19:39:00Z")));
-    assert_eq!(p.parse_value_strict("2018-07-31 11:39 PST", &Zone::Utc), Ok(at("2018-07-31T19:39:00Z")));
+    assert_eq!(
+        p.parse_value_strict("2018-08-01 03:39 PST", &zone("Asia/Manila")),
+        Ok(at("2018-07-31T19:39:00Z"))
+    );
+    assert_eq!(
+        p.parse_value_strict("2018-07-31 11:39 PST", &Zone::Utc),
+        Ok(at("2018-07-31T19:39:00Z"))
+    );
     // Ambiguous or unknown abbreviations outside the configured zone are errors.
-    assert!(p.parse_value_strict("2018-07-31 11:39 XYZ", &Zone::Utc).is_err());
-    assert!(p.parse_value_strict("2018-07-31 11:39 NZST", &Zone::Utc).is_ok());
+    assert!(
+        p.parse_value_strict("2018-07-31 11:39 XYZ", &Zone::Utc)
+            .is_err()
+    );
+    assert!(
+        p.parse_value_strict("2018-07-31 11:39 NZST", &Zone::Utc)
+            .is_ok()
+    );
 }
 
 #[test]
@@ -289,7 +379,10 @@ fn zone_text_is_strict() {
         ("HH:mmX", "10:00+24"),
     ];
     for (p, text) in cases {
-        assert!(pattern(p).parse_value_strict(text, &Zone::Utc).is_err(), "{p} / {text}");
+        assert!(
+            pattern(p).parse_value_strict(text, &Zone::Utc).is_err(),
+            "{p} / {text}"
+        );
     }
 }
 
@@ -298,20 +391,37 @@ fn repeated_hour_takes_the_earlier_instant_unless_the_text_says() {
     let la = zone("America/Los_Angeles");
     // 2018-11-04 01:30 happens twice in Los Angeles: 08:30Z (PDT) and 09:30Z (PST).
     let p = pattern("yyyy-MM-dd HH:mm");
-    assert_eq!(p.parse_value_strict("2018-11-04 01:30", &la), Ok(at("2018-11-04T08:30:00Z")));
+    assert_eq!(
+        p.parse_value_strict("2018-11-04 01:30", &la),
+        Ok(at("2018-11-04T08:30:00Z"))
+    );
     let pz = pattern("yyyy-MM-dd HH:mm z");
-    assert_eq!(pz.parse_value_strict("2018-11-04 01:30 PDT", &la), Ok(at("2018-11-04T08:30:00Z")));
-    assert_eq!(pz.parse_value_strict("2018-11-04 01:30 PST", &la), Ok(at("2018-11-04T09:30:00Z")));
-    assert_eq!(pz.format(at("2018-11-04T09:30:00Z"), &la), "2018-11-04 01:30 PST");
+    assert_eq!(
+        pz.parse_value_strict("2018-11-04 01:30 PDT", &la),
+        Ok(at("2018-11-04T08:30:00Z"))
+    );
+    assert_eq!(
+        pz.parse_value_strict("2018-11-04 01:30 PST", &la),
+        Ok(at("2018-11-04T09:30:00Z"))
+    );
+    assert_eq!(
+        pz.format(at("2018-11-04T09:30:00Z"), &la),
+        "2018-11-04 01:30 PST"
+    );
     // Southern hemisphere: Sydney repeats 02:00-03:00 on 2018-04-01.
     let sydney = zone("Australia/Sydney");
-    assert_eq!(p.parse_value_strict("2018-04-01 02:30", &sydney), Ok(at("2018-03-31T15:30:00Z")));
+    assert_eq!(
+        p.parse_value_strict("2018-04-01 02:30", &sydney),
+        Ok(at("2018-03-31T15:30:00Z"))
+    );
 }
 
 #[test]
 fn skipped_hour_is_an_error_unless_the_text_has_an_offset() {
     let la = zone("America/Los_Angeles");
-    let error = pattern("yyyy-MM-dd HH:mm").parse_value_strict("2018-03-11 02:30", &la).unwrap_err();
+    let error = pattern("yyyy-MM-dd HH:mm")
+        .parse_value_strict("2018-03-11 02:30", &la)
+        .unwrap_err();
     assert!(error.to_string().contains("does not exist"), "{error}");
     assert_eq!(
         pattern("yyyy-MM-dd HH:mm Z").parse_value_strict("2018-03-11 02:30 -0800", &la),
@@ -342,64 +452,148 @@ fn strict_about_literals_digits_and_ranges() {
         let error = p.parse_value_strict(text, &Zone::Utc);
         assert!(error.is_err(), "{text} parsed as {error:?}");
     }
-    assert_eq!(p.parse_value_strict("2016-02-29T00:00:00", &Zone::Utc), Ok(at("2016-02-29T00:00:00Z")));
-    let error = p.parse_value_strict("2018-07-31X19:39:46", &Zone::Utc).unwrap_err().to_string();
-    assert!(error.contains("expected `T`") && error.contains("position 10"), "{error}");
-    assert!(pattern("hh:mm").parse_value_strict("13:00", &Zone::Utc).is_err());
-    assert!(pattern("hh:mm").parse_value_strict("00:00", &Zone::Utc).is_err());
-    assert!(pattern("KK:mm").parse_value_strict("12:00", &Zone::Utc).is_err());
-    assert!(pattern("kk:mm").parse_value_strict("00:00", &Zone::Utc).is_err());
+    assert_eq!(
+        p.parse_value_strict("2016-02-29T00:00:00", &Zone::Utc),
+        Ok(at("2016-02-29T00:00:00Z"))
+    );
+    let error = p
+        .parse_value_strict("2018-07-31X19:39:46", &Zone::Utc)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("expected `T`") && error.contains("position 10"),
+        "{error}"
+    );
+    assert!(
+        pattern("hh:mm")
+            .parse_value_strict("13:00", &Zone::Utc)
+            .is_err()
+    );
+    assert!(
+        pattern("hh:mm")
+            .parse_value_strict("00:00", &Zone::Utc)
+            .is_err()
+    );
+    assert!(
+        pattern("KK:mm")
+            .parse_value_strict("12:00", &Zone::Utc)
+            .is_err()
+    );
+    assert!(
+        pattern("kk:mm")
+            .parse_value_strict("00:00", &Zone::Utc)
+            .is_err()
+    );
 }
 
 #[test]
 fn abutting_numbers_read_exact_widths() {
     let p = pattern("yyyyMMddHHmmssSSS");
-    assert_eq!(p.parse_value_strict("20180731193946123", &Zone::Utc), Ok(at(SUMMER)));
+    assert_eq!(
+        p.parse_value_strict("20180731193946123", &Zone::Utc),
+        Ok(at(SUMMER))
+    );
     assert_eq!(p.format(at(SUMMER), &Zone::Utc), "20180731193946123");
-    assert!(p.parse_value_strict("2018073119394612", &Zone::Utc).is_ok(), "last field is greedy");
-    assert_eq!(p.parse_value_strict("201807311939461", &Zone::Utc), Ok(at("2018-07-31T19:39:46.001Z")));
+    assert!(
+        p.parse_value_strict("2018073119394612", &Zone::Utc).is_ok(),
+        "last field is greedy"
+    );
+    assert_eq!(
+        p.parse_value_strict("201807311939461", &Zone::Utc),
+        Ok(at("2018-07-31T19:39:46.001Z"))
+    );
     assert!(p.parse_value_strict("20180731193946", &Zone::Utc).is_err());
     assert!(p.parse_value_strict("2018073119394", &Zone::Utc).is_err());
-    assert!(p.parse_value_strict("2018731193946123", &Zone::Utc).is_err());
+    assert!(
+        p.parse_value_strict("2018731193946123", &Zone::Utc)
+            .is_err()
+    );
 }
 
 #[test]
 fn names_and_twelve_hour_clock() {
     let p = pattern("EEE, dd MMM yyyy hh:mm a");
     let expected = Ok(at("2018-07-31T19:39:00Z"));
-    assert_eq!(p.parse_value_strict("Tue, 31 Jul 2018 07:39 PM", &Zone::Utc), expected);
-    assert_eq!(p.parse_value_strict("tue, 31 JUL 2018 07:39 pm", &Zone::Utc), expected);
+    assert_eq!(
+        p.parse_value_strict("Tue, 31 Jul 2018 07:39 PM", &Zone::Utc),
+        expected
+    );
+    assert_eq!(
+        p.parse_value_strict("tue, 31 JUL 2018 07:39 pm", &Zone::Utc),
+        expected
+    );
     // Java tries the long names too.
-    assert_eq!(p.parse_value_strict("Tuesday, 31 July 2018 07:39 PM", &Zone::Utc), expected);
-    let error = p.parse_value_strict("Wed, 31 Jul 2018 07:39 PM", &Zone::Utc).unwrap_err();
+    assert_eq!(
+        p.parse_value_strict("Tuesday, 31 July 2018 07:39 PM", &Zone::Utc),
+        expected
+    );
+    let error = p
+        .parse_value_strict("Wed, 31 Jul 2018 07:39 PM", &Zone::Utc)
+        .unwrap_err();
     assert!(error.to_string().contains("not a Wed"), "{error}");
-    assert!(p.parse_value_strict("Tue, 31 Jux 2018 07:39 PM", &Zone::Utc).is_err());
+    assert!(
+        p.parse_value_strict("Tue, 31 Jux 2018 07:39 PM", &Zone::Utc)
+            .is_err()
+    );
     let h = pattern("hh:mm a");
-    assert_eq!(h.parse_value_strict("12:00 AM", &Zone::Utc), Ok(at("1970-01-01T00:00:00Z")));
-    assert_eq!(h.parse_value_strict("12:00 PM", &Zone::Utc), Ok(at("1970-01-01T12:00:00Z")));
+    assert_eq!(
+        h.parse_value_strict("12:00 AM", &Zone::Utc),
+        Ok(at("1970-01-01T00:00:00Z"))
+    );
+    assert_eq!(
+        h.parse_value_strict("12:00 PM", &Zone::Utc),
+        Ok(at("1970-01-01T12:00:00Z"))
+    );
     // Without `a`, a 12-hour clock means AM; `k` 24 is midnight.
-    assert_eq!(pattern("hh:mm").parse_value_strict("07:39", &Zone::Utc), Ok(at("1970-01-01T07:39:00Z")));
-    assert_eq!(pattern("kk:mm").parse_value_strict("24:00", &Zone::Utc), Ok(at("1970-01-01T00:00:00Z")));
+    assert_eq!(
+        pattern("hh:mm").parse_value_strict("07:39", &Zone::Utc),
+        Ok(at("1970-01-01T07:39:00Z"))
+    );
+    assert_eq!(
+        pattern("kk:mm").parse_value_strict("24:00", &Zone::Utc),
+        Ok(at("1970-01-01T00:00:00Z"))
+    );
     // `HH` wins over `a` when both are present (what `HH:mm a` renders reads back).
     let ha = pattern("HH:mm a");
-    assert_eq!(ha.parse_value_strict(&ha.format(at(SUMMER), &Zone::Utc), &Zone::Utc), Ok(at("1970-01-01T19:39:00Z")));
-    assert_eq!(pattern("G yyyy").parse_value_strict("AD 2018", &Zone::Utc), Ok(at("2018-01-01T00:00:00Z")));
+    assert_eq!(
+        ha.parse_value_strict(&ha.format(at(SUMMER), &Zone::Utc), &Zone::Utc),
+        Ok(at("1970-01-01T19:39:00Z"))
+    );
+    assert_eq!(
+        pattern("G yyyy").parse_value_strict("AD 2018", &Zone::Utc),
+        Ok(at("2018-01-01T00:00:00Z"))
+    );
 }
 
 #[test]
 fn two_digit_years_use_javas_century_window() {
     let p = pattern("yy-MM-dd");
-    assert_eq!(p.parse_value_strict("18-07-31", &Zone::Utc), Ok(at("2018-07-31T00:00:00Z")));
-    assert_eq!(p.parse_value_strict("99-07-31", &Zone::Utc), Ok(at("1999-07-31T00:00:00Z")));
+    assert_eq!(
+        p.parse_value_strict("18-07-31", &Zone::Utc),
+        Ok(at("2018-07-31T00:00:00Z"))
+    );
+    assert_eq!(
+        p.parse_value_strict("99-07-31", &Zone::Utc),
+        Ok(at("1999-07-31T00:00:00Z"))
+    );
     // More than two digits are taken literally, as in Java.
-    assert_eq!(p.parse_value_strict("2018-07-31", &Zone::Utc), Ok(at("2018-07-31T00:00:00Z")));
+    assert_eq!(
+        p.parse_value_strict("2018-07-31", &Zone::Utc),
+        Ok(at("2018-07-31T00:00:00Z"))
+    );
 }
 
 #[test]
 fn a_field_given_twice_must_agree() {
     let p = pattern("yyyy-MM-dd (yyyy)");
-    assert!(p.parse_value_strict("2018-07-31 (2018)", &Zone::Utc).is_ok());
-    assert!(p.parse_value_strict("2018-07-31 (2019)", &Zone::Utc).is_err());
+    assert!(
+        p.parse_value_strict("2018-07-31 (2018)", &Zone::Utc)
+            .is_ok()
+    );
+    assert!(
+        p.parse_value_strict("2018-07-31 (2019)", &Zone::Utc)
+            .is_err()
+    );
 }
 
 #[test]
@@ -408,9 +602,15 @@ fn rfc3339_fallback_only_in_parse_value() {
     let text = "2018-07-31T19:39:46.123Z";
     assert!(seed.parse_value_strict(text, &Zone::Utc).is_err());
     assert_eq!(seed.parse_value(text, &Zone::Utc), Ok(at(SUMMER)));
-    assert_eq!(seed.parse_value("2018-07-31T12:39:46-07:00", &Zone::Utc), Ok(at("2018-07-31T19:39:46Z")));
+    assert_eq!(
+        seed.parse_value("2018-07-31T12:39:46-07:00", &Zone::Utc),
+        Ok(at("2018-07-31T19:39:46Z"))
+    );
     // When neither reading works, the strict error is what the user sees.
-    let error = seed.parse_value("31/07/2018", &Zone::Utc).unwrap_err().to_string();
+    let error = seed
+        .parse_value("31/07/2018", &Zone::Utc)
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("does not match date pattern"), "{error}");
 }
 
@@ -437,9 +637,24 @@ fn precision_is_the_smallest_unit_written() {
 fn truncate_counts_in_the_zones_wall_time() {
     let la = zone("America/Los_Angeles");
     let cases = [
-        ("yyyy-MM-dd", SUMMER, "America/Los_Angeles", "2018-07-31T07:00:00Z"),
-        ("yyyy-MM", SUMMER, "America/Los_Angeles", "2018-07-01T07:00:00Z"),
-        ("yyyy", SUMMER, "America/Los_Angeles", "2018-01-01T08:00:00Z"),
+        (
+            "yyyy-MM-dd",
+            SUMMER,
+            "America/Los_Angeles",
+            "2018-07-31T07:00:00Z",
+        ),
+        (
+            "yyyy-MM",
+            SUMMER,
+            "America/Los_Angeles",
+            "2018-07-01T07:00:00Z",
+        ),
+        (
+            "yyyy",
+            SUMMER,
+            "America/Los_Angeles",
+            "2018-01-01T08:00:00Z",
+        ),
         ("yyyy-MM-dd HH", SUMMER, "+05:30", "2018-07-31T19:30:00Z"),
         ("yyyy-MM-dd a", SUMMER, "UTC", "2018-07-31T12:00:00Z"),
         ("HH:mm:ss", SUMMER, "UTC", "2018-07-31T19:39:46Z"),
@@ -447,17 +662,38 @@ fn truncate_counts_in_the_zones_wall_time() {
         ("'x'", SUMMER, "UTC", SUMMER),
     ];
     for (p, instant, z, expected) in cases {
-        assert_eq!(pattern(p).truncate(at(instant), &zone(z)), at(expected), "{p} in {z}");
+        assert_eq!(
+            pattern(p).truncate(at(instant), &zone(z)),
+            at(expected),
+            "{p} in {z}"
+        );
     }
     // In the repeated hour, truncation stays in the occurrence the instant is in.
     let hour = pattern("yyyy-MM-dd HH");
-    assert_eq!(hour.truncate(at("2018-11-04T09:40:00Z"), &la), at("2018-11-04T09:00:00Z"));
-    assert_eq!(hour.truncate(at("2018-11-04T08:40:00Z"), &la), at("2018-11-04T08:00:00Z"));
-    // A day whose midnight is skipped (Sao Paulo, 2018-11-04 00:00 -> 01:00) starts at 01:00.
-    let sao_paulo = zone("America/Sao_Paulo");
     assert_eq!(
-        pattern("yyyy-MM-dd").truncate(at("2018-11-04T12:00:00Z"), &sao_paulo),
+        hour.truncate(at("2018-11-04T09:40:00Z"), &la),
+        at("2018-11-04T09:00:00Z")
+    );
+    assert_eq!(
+        hour.truncate(at("2018-11-04T08:40:00Z"), &la),
+        at("2018-11-04T08:00:00Z")
+    );
+    // A day whose midnight is skipped (Sao Paulo, 2018-11-04 00:00 -> 01:00) starts at 01:00,
+    // in truncation and when a date without time is read.
+    let sao_paulo = zone("America/Sao_Paulo");
+    let day = pattern("yyyy-MM-dd");
+    assert_eq!(
+        day.truncate(at("2018-11-04T12:00:00Z"), &sao_paulo),
         at("2018-11-04T03:00:00Z")
+    );
+    assert_eq!(
+        day.parse_value_strict("2018-11-04", &sao_paulo),
+        Ok(at("2018-11-04T03:00:00Z"))
+    );
+    assert!(
+        pattern("yyyy-MM-dd HH")
+            .parse_value_strict("2018-11-04 00", &sao_paulo)
+            .is_err()
     );
 }
 
@@ -484,7 +720,7 @@ const ZONES: &[&str] = &[
 ];
 
 /// Instants from 1971 to 2099 with millisecond resolution.
-fn instant() -> impl Strategy<Value = DateTime<Utc>> {
+pub(crate) fn instant() -> impl Strategy<Value = DateTime<Utc>> {
     (31_536_000_000i64..4_102_444_800_000i64)
         .prop_map(|ms| DateTime::from_timestamp_millis(ms).expect("in range"))
 }
@@ -513,15 +749,14 @@ fn next_transition(zone: &Zone, from: DateTime<Utc>) -> Option<DateTime<Utc>> {
 
 /// Half the cases are moved to within two hours of a daylight-saving change, where the
 /// repeated and skipped hours are; uniform instants almost never land there.
-fn instant_in(zone: &Zone) -> impl Strategy<Value = DateTime<Utc>> + use<> {
+pub(crate) fn instant_in(zone: &Zone) -> impl Strategy<Value = DateTime<Utc>> + use<> {
     let zone = *zone;
-    (instant(), any::<bool>(), -7_200_000i64..7_200_000)
-        .prop_map(move |(t, near_change, delta_ms)| {
-            match next_transition(&zone, t).filter(|_| near_change) {
-                Some(change) => change + TimeDelta::milliseconds(delta_ms),
-                None => t,
-            }
-        })
+    (instant(), any::<bool>(), -7_200_000i64..7_200_000).prop_map(
+        move |(t, near_change, delta_ms)| match next_transition(&zone, t).filter(|_| near_change) {
+            Some(change) => change + TimeDelta::milliseconds(delta_ms),
+            None => t,
+        },
+    )
 }
 
 fn zone_and_instant() -> impl Strategy<Value = (Zone, DateTime<Utc>)> {
@@ -529,7 +764,9 @@ fn zone_and_instant() -> impl Strategy<Value = (Zone, DateTime<Utc>)> {
 }
 
 /// Fields whose rendering has a fixed width for years 1971-2099, so the next field may abut.
-const FIXED_WIDTH: &[&str] = &["yyyy", "MM", "dd", "HH", "kk", "hh", "KK", "mm", "ss", "SSS"];
+const FIXED_WIDTH: &[&str] = &[
+    "yyyy", "MM", "dd", "HH", "kk", "hh", "KK", "mm", "ss", "SSS",
+];
 
 /// A pattern that identifies the instant down to the second or millisecond: year, month,
 /// day, an hour (12-hour forms with `a`), minute, second, optionally milliseconds, a day
@@ -547,7 +784,14 @@ fn identifying_pattern(with_zone: bool) -> impl Strategy<Value = String> {
         vec!["K", "a"],
     ]);
     let zone_tokens: Vec<Option<&'static str>> = if with_zone {
-        vec![Some("z"), Some("zzzz"), Some("Z"), Some("X"), Some("XX"), Some("XXX")]
+        vec![
+            Some("z"),
+            Some("zzzz"),
+            Some("Z"),
+            Some("X"),
+            Some("XX"),
+            Some("XXX"),
+        ]
     } else {
         vec![None]
     };
@@ -672,10 +916,15 @@ fn transition_biased_instants_reach_the_repeated_hour() {
     let mut repeated = 0;
     for _ in 0..400 {
         let t = strategy.new_tree(&mut runner).expect("value").current();
-        let parsed = p.parse_value_strict(&p.format(t, &la), &la).expect("parses");
+        let parsed = p
+            .parse_value_strict(&p.format(t, &la), &la)
+            .expect("parses");
         if parsed != t {
             repeated += 1;
         }
     }
-    assert!(repeated > 5, "only {repeated} instants in the repeated hour");
+    assert!(
+        repeated > 5,
+        "only {repeated} instants in the repeated hour"
+    );
 }

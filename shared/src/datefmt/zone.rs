@@ -3,7 +3,9 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, FixedOffset, MappedLocalTime, NaiveDateTime, Offset, TimeDelta, TimeZone, Utc};
+use chrono::{
+    DateTime, FixedOffset, MappedLocalTime, NaiveDateTime, Offset, TimeDelta, TimeZone, Utc,
+};
 use chrono_tz::{OffsetName, Tz};
 
 use super::DateFormatError;
@@ -161,7 +163,9 @@ impl Zone {
 
     /// Wall-clock time of `instant` in this zone.
     pub(super) fn to_local(self, instant: DateTime<Utc>) -> NaiveDateTime {
-        instant.with_timezone(&self.offset_at(instant)).naive_local()
+        instant
+            .with_timezone(&self.offset_at(instant))
+            .naive_local()
     }
 
     /// Every way `local` can be read in this zone, earliest instant first: one normally,
@@ -172,7 +176,8 @@ impl Zone {
             Zone::Utc => vec![(Utc.fix(), Some("GMT".to_owned()))],
             Zone::Fixed(offset) => vec![(offset, None)],
             Zone::Named(tz) => {
-                let describe = |o: <Tz as TimeZone>::Offset| (o.fix(), o.abbreviation().map(str::to_owned));
+                let describe =
+                    |o: <Tz as TimeZone>::Offset| (o.fix(), o.abbreviation().map(str::to_owned));
                 let mut found = match tz.offset_from_local_datetime(local) {
                     MappedLocalTime::Single(o) => vec![describe(o)],
                     MappedLocalTime::Ambiguous(a, b) => vec![describe(a), describe(b)],
@@ -188,7 +193,11 @@ impl Zone {
     /// The latest instant not after `bound` whose wall time in this zone is `local`; used to
     /// map a truncated wall time back to an instant. In the repeated hour this picks the
     /// occurrence `bound` is in; in a skipped hour it picks the moment the gap starts.
-    pub(super) fn instant_not_after(self, local: NaiveDateTime, bound: DateTime<Utc>) -> DateTime<Utc> {
+    pub(super) fn instant_not_after(
+        self,
+        local: NaiveDateTime,
+        bound: DateTime<Utc>,
+    ) -> DateTime<Utc> {
         let candidates: Vec<DateTime<Utc>> = self
             .local_offsets(&local)
             .into_iter()
@@ -217,7 +226,11 @@ impl Zone {
             Zone::Named(tz) => {
                 let offset = tz.offset_from_utc_datetime(&instant.naive_utc());
                 match offset.abbreviation() {
-                    Some(abbr) if !abbr.is_empty() && abbr.bytes().all(|b| b.is_ascii_alphabetic()) => abbr.to_owned(),
+                    Some(abbr)
+                        if !abbr.is_empty() && abbr.bytes().all(|b| b.is_ascii_alphabetic()) =>
+                    {
+                        abbr.to_owned()
+                    }
                     _ => gmt_offset_id(offset.fix()),
                 }
             }
