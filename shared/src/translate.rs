@@ -86,10 +86,14 @@ impl SageListRequest {
     /// to whole seconds, rounding down so nothing is skipped.
     pub fn query_for(&self, lower_bound: DateTime<Utc>) -> Vec<(String, String)> {
         let mut query = self.base_query();
-        if let Some(since) = &self.since
-            && self.supports_updated_since
-        {
-            let bound = truncate_to_placeholder(since, lower_bound);
+        if self.supports_updated_since {
+            // Without a date clause we still ask only for what changed: polling is
+            // incremental by nature, and re-listing everything at every poll would cost
+            // a page per 200 records and rely on client-side filtering alone.
+            let bound = match &self.since {
+                Some(since) => truncate_to_placeholder(since, lower_bound),
+                None => lower_bound,
+            };
             query.push(("updated_or_created_since".into(), rfc3339_seconds(bound)));
         }
         query
@@ -1087,7 +1091,11 @@ mod tests {
         assert!(r.attributes.is_empty());
         assert_eq!(
             r.query_for(at(2024, 1, 1, 0, 0, 0)),
-            pairs(&[("contact_type_id", "CUSTOMER"), ("items_per_page", "200"),])
+            pairs(&[
+                ("contact_type_id", "CUSTOMER"),
+                ("items_per_page", "200"),
+                ("updated_or_created_since", "2024-01-01T00:00:00Z"),
+            ])
         );
         let e = err("customers", &with_where("customers", "attributes LIKE 'a'"));
         assert!(e.contains("attributes = 'a,b'"), "{e}");
@@ -1108,7 +1116,42 @@ mod tests {
                 ("status_id", "PAID"),
                 ("attributes", "id,created_at,updated_at"),
                 ("items_per_page", "50"),
+                ("updated_or_created_since", "2018-07-31T19:39:46Z"),
             ])
+        );
+    }
+
+    #[test]
+    fn seed_query_truncates_the_bound_to_the_pattern() {
+        let seed: serde_json::Value = serde_json::from_str(SEED).expect("seed JSON");
+        let url = seed["configuration"]["event.poller.configuration"]["customers"]["url"]
+            .as_str()
+            .expect("url");
+        let r = translate("customers", url, None, REQUIRED).expect("translates");
+        let bound = at(2018, 7, 31, 19, 39, 46) + chrono::Duration::milliseconds(500);
+        let query = r.query_for(bound);
+        assert!(
+            query.contains(&(
+                "updated_or_created_since".to_owned(),
+                "2018-07-31T19:39:46Z".to_owned()
+            )),
+            "{query:?}"
+        );
+        // A coarser pattern widens the window downwards, never upwards.
+        let day = translate(
+            "customers",
+            "/hubs/finance/customers?where=lastModifiedDate>='${date:yyyy-MM-dd}'",
+            None,
+            REQUIRED,
+        )
+        .expect("translates");
+        let query = day.query_for(bound);
+        assert!(
+            query.contains(&(
+                "updated_or_created_since".to_owned(),
+                "2018-07-31T00:00:00Z".to_owned()
+            )),
+            "{query:?}"
         );
     }
 
