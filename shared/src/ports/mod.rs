@@ -10,6 +10,7 @@ mod error;
 mod event_queue;
 mod instance_store;
 mod lease;
+mod queue_consumer;
 mod scheduler;
 mod secret_store;
 mod watermark_store;
@@ -20,6 +21,7 @@ pub use instance_store::{
     DeliveryStatus, InstanceRecord, InstanceStore, PollError, PollStatus, ResourcePollStats,
 };
 pub use lease::LeaseStore;
+pub use queue_consumer::{QueueConsumer, ReceivedMessage};
 pub use scheduler::PollScheduler;
 pub use secret_store::SecretStore;
 pub use watermark_store::{Watermark, WatermarkStore};
