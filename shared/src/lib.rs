@@ -16,6 +16,7 @@ pub mod event;
 // pub mod poll;
 pub mod poller_config;
 pub mod ports;
+pub mod registration;
 pub mod resources;
 pub mod sage;
 pub mod secret;
