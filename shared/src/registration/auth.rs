@@ -320,9 +320,9 @@ mod tests {
         ));
         assert!(Authenticator::from_json("{}").is_err());
         assert!(Authenticator::from_json(r#"{"organizationSecret":"","userSecret":"u"}"#).is_err());
-        let err = Authenticator::from_json(r#"{"organizationSecret": "leak"#)
-            .err()
-            .expect("truncated JSON is an error");
+        let Err(err) = Authenticator::from_json(r#"{"organizationSecret": "leak"#) else {
+            panic!("truncated JSON must be an error");
+        };
         assert!(!err.contains("leak"));
     }
 }
