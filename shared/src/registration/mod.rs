@@ -3,3 +3,4 @@
 //! standalone runner (axum) both translate HTTP to [`ApiRequest`] and back.
 
 pub mod auth;
+pub mod http;
