@@ -15,7 +15,7 @@
 //! - **One connection behind a mutex.** rusqlite is synchronous; each call runs on
 //!   `tokio::task::spawn_blocking` and holds the connection for one short transaction.
 //!   SQLite allows one writer at a time anyway, and the runner's load (a few instances,
-//!   polls every minutes) is far below what one connection serves. It also makes
+//!   polls every few minutes) is far below what one connection serves. It also makes
 //!   [`EmbeddedStore::open_in_memory`] work: an in-memory database exists per connection.
 //! - **Secrets encrypted at rest** with XChaCha20-Poly1305 under a [`SecretKey`] kept
 //!   outside the database (environment or key file), a fresh random nonce per write and
