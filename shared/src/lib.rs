@@ -10,6 +10,8 @@ pub mod clock;
 pub mod config;
 pub mod datefmt;
 pub mod delivery;
+#[cfg(feature = "embedded")]
+pub mod embedded;
 pub mod env_names;
 pub mod event;
 // pub mod instance_secrets;

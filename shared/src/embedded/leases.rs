@@ -1,0 +1,54 @@
+//! [`LeaseStore`] on the `leases` table.
+
+use super::{EmbeddedStore, db_error, row_id, to_nanos, writable_id};
+use crate::ports::{LeaseStore, PortError};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::params;
+
+#[async_trait]
+impl LeaseStore for EmbeddedStore {
+    async fn acquire(
+        &self,
+        instance: u64,
+        owner: &str,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<bool, PortError> {
+        let key = writable_id(instance)?;
+        let now_ns = to_nanos(now)?;
+        let expires_ns = to_nanos(expires_at)?;
+        let owner = owner.to_owned();
+        self.run(move |conn, _| {
+            // One conditional upsert: take a free row, an expired one (its expiry is at or
+            // before `now`: a lease held "until t" is free at t) or our own (renewal).
+            let changed = conn
+                .execute(
+                    "INSERT INTO leases (instance, owner, expires_ns) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT (instance) DO UPDATE \
+                     SET owner = excluded.owner, expires_ns = excluded.expires_ns \
+                     WHERE leases.owner = excluded.owner OR leases.expires_ns <= ?4",
+                    params![key, owner, expires_ns, now_ns],
+                )
+                .map_err(db_error("acquire lease"))?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn release(&self, instance: u64, owner: &str) -> Result<(), PortError> {
+        let Some(key) = row_id(instance) else {
+            return Ok(());
+        };
+        let owner = owner.to_owned();
+        self.run(move |conn, _| {
+            conn.execute(
+                "DELETE FROM leases WHERE instance = ?1 AND owner = ?2",
+                params![key, owner],
+            )
+            .map_err(db_error("release lease"))?;
+            Ok(())
+        })
+        .await
+    }
+}
