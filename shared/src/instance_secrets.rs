@@ -60,6 +60,15 @@ mod optional_exposed {
     }
 }
 
+fn token_store_error(e: PortError) -> TokenStoreError {
+    use crate::ports::PortErrorKind;
+    match e.kind {
+        PortErrorKind::NotFound => TokenStoreError::NotFound,
+        PortErrorKind::Corrupt => TokenStoreError::Corrupt(e.message),
+        _ => TokenStoreError::Unavailable(e.message),
+    }
+}
+
 /// Loads and saves an instance's Sage tokens in its secret document.
 ///
 /// `save_tokens` returns only after the secret store confirmed the write, so a rotated
@@ -79,11 +88,9 @@ impl SecretTokenStore {
             .secrets
             .get(self.instance)
             .await
-            .map_err(|e| TokenStoreError::new(e.to_string()))?
-            .ok_or_else(|| {
-                TokenStoreError::new(format!("no secret for instance {}", self.instance))
-            })?;
-        InstanceSecrets::from_json(&text).map_err(|e| TokenStoreError::new(e.to_string()))
+            .map_err(token_store_error)?
+            .ok_or(TokenStoreError::NotFound)?;
+        InstanceSecrets::from_json(&text).map_err(token_store_error)
     }
 }
 
@@ -99,6 +106,6 @@ impl TokenStore for SecretTokenStore {
         self.secrets
             .put(self.instance, &document.to_json())
             .await
-            .map_err(|e| TokenStoreError::new(e.to_string()))
+            .map_err(token_store_error)
     }
 }
