@@ -14,7 +14,7 @@ pub mod delivery;
 pub mod embedded;
 pub mod env_names;
 pub mod event;
-// pub mod instance_secrets;
+pub mod instance_secrets;
 // pub mod poll;
 pub mod poller_config;
 pub mod ports;

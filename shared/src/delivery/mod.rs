@@ -2,4 +2,4 @@
 
 pub mod retry;
 pub mod sender;
-// pub mod service; (enabled once events and the Sage client land)
+pub mod service;

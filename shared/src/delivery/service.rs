@@ -7,24 +7,13 @@ use super::sender::{CallbackSender, SendOutcome};
 use crate::clock::Clock;
 use crate::event::Notification;
 use crate::instance_secrets::InstanceSecrets;
-use crate::ports::{DeliveryStatus, InstanceStore, PortError, SecretStore};
+use crate::ports::{InstanceStore, PortError, QueueConsumer, ReceivedMessage, SecretStore};
 use crate::secret::Secret;
 use crate::signature::SignedHeaders;
 use futures::StreamExt;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// A message as the queue handed it over.
-#[derive(Debug, Clone)]
-pub struct InboundMessage {
-    /// The queue's message id (what a partial batch failure names).
-    pub message_id: String,
-    /// 1 on the first delivery attempt.
-    pub receive_count: u32,
-    /// JSON text of a [`Notification`].
-    pub body: String,
-}
 
 /// What to do with a message after an attempt.
 #[derive(Debug, Clone, PartialEq)]
@@ -123,10 +112,10 @@ impl Deliverer {
     /// Deliver a batch concurrently (bounded); dispositions in input order.
     pub async fn deliver_batch(
         &self,
-        messages: Vec<InboundMessage>,
-    ) -> Vec<(InboundMessage, Disposition)> {
+        messages: Vec<ReceivedMessage>,
+    ) -> Vec<(ReceivedMessage, Disposition)> {
         let concurrency = self.settings.concurrency.max(1);
-        let mut indexed: Vec<(usize, InboundMessage, Disposition)> =
+        let mut indexed: Vec<(usize, ReceivedMessage, Disposition)> =
             futures::stream::iter(messages.into_iter().enumerate())
                 .map(|(i, m)| async move {
                     let d = self.deliver(&m).await;
@@ -140,12 +129,12 @@ impl Deliverer {
     }
 
     /// One attempt at one message.
-    pub async fn deliver(&self, message: &InboundMessage) -> Disposition {
+    pub async fn deliver(&self, message: &ReceivedMessage) -> Disposition {
         let notification: Notification = match serde_json::from_str(&message.body) {
             Ok(n) => n,
             Err(e) => {
                 let reason = format!("unreadable message: {e}");
-                tracing::error!(message_id = %message.message_id, %reason, "dead-lettering");
+                tracing::error!(message_id = %message.id, %reason, "dead-lettering");
                 return Disposition::DeadLetter(reason);
             }
         };
@@ -292,4 +281,37 @@ impl Deliverer {
             .delay(receive_count, retry_after, &mut rand::rng());
         Disposition::RetryAfter(delay)
     }
+}
+
+/// Apply dispositions to the queue.
+///
+/// `ack_done`: whether delivered messages must be deleted here (embedded worker) or are
+/// deleted by the caller's runtime (the SQS event source deletes what a Lambda does not
+/// report as failed). Returns the receipts of messages that stay on the queue for a retry
+/// — what a Lambda reports in `batchItemFailures` — including any whose settling failed,
+/// so nothing is lost.
+pub async fn settle(
+    consumer: &dyn QueueConsumer,
+    results: &[(ReceivedMessage, Disposition)],
+    ack_done: bool,
+) -> Vec<String> {
+    let mut kept = Vec::new();
+    for (message, disposition) in results {
+        let outcome = match disposition {
+            Disposition::Done if ack_done => consumer.ack(&message.receipt).await,
+            Disposition::Done => Ok(()),
+            Disposition::RetryAfter(delay) => {
+                kept.push(message.receipt.clone());
+                consumer.retry_after(&message.receipt, *delay).await
+            }
+            Disposition::DeadLetter(reason) => consumer.dead_letter(message, reason).await,
+        };
+        if let Err(e) = outcome {
+            tracing::warn!(event_id = %message.id, error = %e, "could not settle message; it will be redelivered");
+            if !kept.contains(&message.receipt) {
+                kept.push(message.receipt.clone());
+            }
+        }
+    }
+    kept
 }
