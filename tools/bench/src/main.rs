@@ -1,0 +1,24 @@
+//! `cargo run --release -p sage-events-bench -- <delivery|poll>`
+//!
+//! Figures are reported as ratios measured side by side in one run, because this kind of
+//! machine is noisy: absolute times mean little, the ratio to a baseline run in the same
+//! process a moment earlier or later means more.
+
+mod delivery;
+mod measure;
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("delivery") => delivery::run(&args[1..]).await,
+        _ => {
+            eprintln!("usage: sage-events-bench delivery [--notifications N] [--latency-ms MS]");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = result {
+        eprintln!("benchmark failed: {e}");
+        std::process::exit(1);
+    }
+}
