@@ -62,11 +62,7 @@ impl Statement {
 
     /// `Action: "*"`, `service:*` or `NotAction`.
     pub fn has_wildcard_action(&self) -> bool {
-        self.not_action
-            || self
-                .actions
-                .iter()
-                .any(|a| a == "*" || a.ends_with(":*"))
+        self.not_action || self.actions.iter().any(|a| a == "*" || a.ends_with(":*"))
     }
 }
 
@@ -183,10 +179,9 @@ mod tests {
 
     #[test]
     fn documents_with_one_or_many_statements() {
-        let docs = YamlOwned::load_from_str(
-            "Statement:\n  Effect: Allow\n  Action: a:b\n  Resource: x\n",
-        )
-        .expect("valid");
+        let docs =
+            YamlOwned::load_from_str("Statement:\n  Effect: Allow\n  Action: a:b\n  Resource: x\n")
+                .expect("valid");
         assert_eq!(document_statements("R", &docs[0]).len(), 1);
         let docs = YamlOwned::load_from_str(
             "Statement:\n  - {Effect: Allow, Action: a:b, Resource: x}\n  - {Effect: Allow, Action: a:c, Resource: y}\n",

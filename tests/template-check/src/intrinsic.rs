@@ -129,9 +129,16 @@ mod tests {
             ("!Ref Table", r#"{"Ref": "Table"}"#),
             ("!GetAtt Queue.Arn", r#"{"Fn::GetAtt": ["Queue", "Arn"]}"#),
             ("!GetAtt [Queue, Arn]", r#"{"Fn::GetAtt": "Queue.Arn"}"#),
-            ("!Sub '${Table.Arn}/index/gsi1'", r#"{"Fn::Sub": "${Table.Arn}/index/gsi1"}"#),
+            (
+                "!Sub '${Table.Arn}/index/gsi1'",
+                r#"{"Fn::Sub": "${Table.Arn}/index/gsi1"}"#,
+            ),
         ] {
-            assert_eq!(render(&value(short)), render(&value(long)), "{short} vs {long}");
+            assert_eq!(
+                render(&value(short)),
+                render(&value(long)),
+                "{short} vs {long}"
+            );
         }
         assert_eq!(render(&value("!Ref Table")), "${Table}");
         assert_eq!(render(&value("!GetAtt Queue.Arn")), "${Queue.Arn}");
@@ -161,12 +168,18 @@ mod tests {
 
     #[test]
     fn referenced_id_names_the_resource() {
-        assert_eq!(referenced_id(&value("!GetAtt Role.Arn")).as_deref(), Some("Role"));
+        assert_eq!(
+            referenced_id(&value("!GetAtt Role.Arn")).as_deref(),
+            Some("Role")
+        );
         assert_eq!(
             referenced_id(&value(r#"{"Fn::GetAtt": ["Role", "Arn"]}"#)).as_deref(),
             Some("Role")
         );
-        assert_eq!(referenced_id(&value("!Ref Group")).as_deref(), Some("Group"));
+        assert_eq!(
+            referenced_id(&value("!Ref Group")).as_deref(),
+            Some("Group")
+        );
         assert_eq!(referenced_id(&value("arn:aws:iam::1:role/x")), None);
         assert_eq!(referenced_id(&value("!Sub '${Role.Arn}'")), None);
     }

@@ -107,7 +107,9 @@ impl Template {
 
     /// The SAM functions.
     pub fn functions(&self) -> Vec<Function<'_>> {
-        let globals = self.section("Globals").and_then(|g| g.as_mapping_get("Function"));
+        let globals = self
+            .section("Globals")
+            .and_then(|g| g.as_mapping_get("Function"));
         self.resources_of_type(SAM_FUNCTION)
             .into_iter()
             .map(|resource| Function { resource, globals })
@@ -154,7 +156,12 @@ impl Template {
     /// `ManagedPolicyArns` of a role, rendered (their contents are outside the template).
     pub fn managed_policy_arns(&self, role_id: &str) -> Vec<String> {
         self.resource(role_id)
-            .map(|r| sequence(r.property("ManagedPolicyArns")).iter().map(render).collect())
+            .map(|r| {
+                sequence(r.property("ManagedPolicyArns"))
+                    .iter()
+                    .map(render)
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -419,7 +426,10 @@ Resources:
         let events = f.events();
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].kind, "HttpApi");
-        assert_eq!(events[0].property("Path").map(render).as_deref(), Some("/x"));
+        assert_eq!(
+            events[0].property("Path").map(render).as_deref(),
+            Some("/x")
+        );
         assert!(t.function_by_binary("other").is_none());
     }
 
@@ -428,7 +438,11 @@ Resources:
         let t = small();
         let statements = t.role_statements("Role");
         assert_eq!(statements.len(), 4);
-        assert!(statements.iter().any(|s| s.owner == "Extra" && s.allows("sqs:SendMessage")));
+        assert!(
+            statements
+                .iter()
+                .any(|s| s.owner == "Extra" && s.allows("sqs:SendMessage"))
+        );
         assert!(!statements.iter().any(|s| s.allows("sts:AssumeRole")));
         assert_eq!(t.trust_statements("Role").len(), 1);
         assert_eq!(t.all_statements().len(), 4);
@@ -446,17 +460,31 @@ Resources:
             "# iam-wildcard-ok: X-Ray accepts no resource ARN",
             "# iam-wildcard-ok:",
         );
-        assert!(!Template::parse(&bare).expect("valid").wildcard_justified("Tracing"));
+        assert!(
+            !Template::parse(&bare)
+                .expect("valid")
+                .wildcard_justified("Tracing")
+        );
         // A duplicated Sid cannot borrow another statement's justification.
         let dup = SMALL.replace("Sid: Unjustified", "Sid: Tracing");
-        assert!(!Template::parse(&dup).expect("valid").wildcard_justified("Tracing"));
+        assert!(
+            !Template::parse(&dup)
+                .expect("valid")
+                .wildcard_justified("Tracing")
+        );
     }
 
     #[test]
     fn malformed_templates_are_errors_not_panics() {
-        assert!(matches!(Template::parse("a: [1, 2"), Err(CheckError::Yaml(_))));
+        assert!(matches!(
+            Template::parse("a: [1, 2"),
+            Err(CheckError::Yaml(_))
+        ));
         assert!(matches!(Template::parse(""), Err(CheckError::Shape(_))));
-        assert!(matches!(Template::parse("Parameters: {}"), Err(CheckError::Shape(_))));
+        assert!(matches!(
+            Template::parse("Parameters: {}"),
+            Err(CheckError::Shape(_))
+        ));
         assert!(matches!(
             Template::parse("Resources: {}\n---\nResources: {}\n"),
             Err(CheckError::Shape(_))

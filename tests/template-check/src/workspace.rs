@@ -34,7 +34,13 @@ pub fn workspace_binaries(root: &Path) -> Result<Vec<Binary>, CheckError> {
         .or_else(|| option_env!("CARGO").map(Into::into))
         .unwrap_or_else(|| "cargo".into());
     let output = Command::new(cargo)
-        .args(["metadata", "--no-deps", "--offline", "--format-version", "1"])
+        .args([
+            "metadata",
+            "--no-deps",
+            "--offline",
+            "--format-version",
+            "1",
+        ])
         .arg("--manifest-path")
         .arg(root.join("Cargo.toml"))
         .output()
@@ -56,10 +62,9 @@ pub fn binaries_from_metadata(json: &[u8]) -> Result<Vec<Binary>, CheckError> {
         .ok_or_else(|| CheckError::Cargo("no `packages` list".into()))?;
     let mut binaries = Vec::new();
     for package in packages {
-        let (Some(name), Some(manifest)) = (
-            package["name"].as_str(),
-            package["manifest_path"].as_str(),
-        ) else {
+        let (Some(name), Some(manifest)) =
+            (package["name"].as_str(), package["manifest_path"].as_str())
+        else {
             return Err(CheckError::Cargo("package without name or manifest".into()));
         };
         let package_dir = Path::new(manifest)
@@ -117,6 +122,9 @@ mod tests {
         let root = workspace_root();
         assert!(root.join("Cargo.toml").is_file(), "{}", root.display());
         let bins = workspace_binaries(&root).expect("cargo metadata");
-        assert!(bins.iter().any(|b| b.name == "sage-sim" && b.package == "sage-sim"));
+        assert!(
+            bins.iter()
+                .any(|b| b.name == "sage-sim" && b.package == "sage-sim")
+        );
     }
 }

@@ -111,7 +111,11 @@ impl Grants {
             .into_iter()
             .filter(|a| !allowed.iter().any(|x| x.eq_ignore_ascii_case(a)))
             .collect();
-        assert!(extra.is_empty(), "role {} allows more than it needs: {extra:?}", self.role);
+        assert!(
+            extra.is_empty(),
+            "role {} allows more than it needs: {extra:?}",
+            self.role
+        );
     }
 
     fn assert_cannot(&self, action: &str) {
@@ -142,25 +146,42 @@ fn the_three_functions_are_rust_arm64_builds_from_the_workspace_root() {
     assert_eq!(t.functions().len(), 3, "one function per binary");
     for f in t.functions() {
         let id = f.id();
-        assert_eq!(f.build_method(), Some("rust-cargolambda"), "{id} BuildMethod");
+        assert_eq!(
+            f.build_method(),
+            Some("rust-cargolambda"),
+            "{id} BuildMethod"
+        );
         // SAM's Rust build fails when CodeUri points at a workspace member.
-        assert_eq!(f.setting("CodeUri").map(render).as_deref(), Some("./"), "{id}");
+        assert_eq!(
+            f.setting("CodeUri").map(render).as_deref(),
+            Some("./"),
+            "{id}"
+        );
         assert_eq!(
             f.setting("Runtime").map(render).as_deref(),
             Some("provided.al2023"),
             "{id}"
         );
-        assert_eq!(f.setting("Handler").map(render).as_deref(), Some("bootstrap"), "{id}");
+        assert_eq!(
+            f.setting("Handler").map(render).as_deref(),
+            Some("bootstrap"),
+            "{id}"
+        );
         assert_eq!(
             f.setting("Architectures").map(render).as_deref(),
             Some("[arm64]"),
             "{id}"
         );
         // An explicit role, so SAM attaches no managed policy with `Resource: "*"`.
-        let role = f.role_id().unwrap_or_else(|| panic!("{id} needs Role: !GetAtt X.Arn"));
+        let role = f
+            .role_id()
+            .unwrap_or_else(|| panic!("{id} needs Role: !GetAtt X.Arn"));
         let kind = t.resource(&role).map(|r| r.kind);
         assert_eq!(kind, Some("AWS::IAM::Role"), "{id}'s role {role}");
-        assert!(f.resource.property("Policies").is_none(), "{id}: Role and Policies");
+        assert!(
+            f.resource.property("Policies").is_none(),
+            "{id}: Role and Policies"
+        );
     }
 }
 
@@ -180,9 +201,9 @@ fn every_binary_is_built_by_a_workspace_member_under_functions() {
         .iter()
         .filter_map(|f| f.binary())
         .filter(|bin| {
-            !binaries.iter().any(|b| {
-                b.name == *bin && canonical(&b.package_dir).starts_with(&functions_dir)
-            })
+            !binaries
+                .iter()
+                .any(|b| b.name == *bin && canonical(&b.package_dir).starts_with(&functions_dir))
         })
         .map(|bin| format!("`{bin}` (expected crate functions/{bin}, a workspace member)"))
         .collect();
@@ -203,7 +224,10 @@ fn each_function_gets_exactly_the_environment_it_reads() {
         let missing: Vec<_> = wanted.difference(&set).collect();
         let stray: Vec<_> = set.difference(&wanted).collect();
         assert!(missing.is_empty(), "{binary} lacks {missing:?}");
-        assert!(stray.is_empty(), "{binary} is given variables it does not read: {stray:?}");
+        assert!(
+            stray.is_empty(),
+            "{binary} is given variables it does not read: {stray:?}"
+        );
         for (name, value) in &env {
             assert!(!value.is_empty(), "{binary}: {name} is empty");
         }
@@ -237,18 +261,45 @@ fn knobs_are_parameters_with_the_documented_defaults() {
         assert_eq!(default(name).as_deref(), Some(value), "default of {name}");
     }
     for name in ["ApiCredentialsSecretName", "TableDeletionProtection"] {
-        assert!(parameters.as_mapping_get(name).is_some(), "parameter {name}");
+        assert!(
+            parameters.as_mapping_get(name).is_some(),
+            "parameter {name}"
+        );
     }
     // Each knob reaches the function that reads it.
     for (binary, variable, parameter) in [
-        ("registration", env_names::MIN_REFRESH_INTERVAL_MINUTES, "MinRefreshIntervalMinutes"),
+        (
+            "registration",
+            env_names::MIN_REFRESH_INTERVAL_MINUTES,
+            "MinRefreshIntervalMinutes",
+        ),
         ("delivery", env_names::RETRY_SCHEDULE, "RetrySchedule"),
         ("delivery", env_names::MAX_RECEIVE_COUNT, "MaxReceiveCount"),
-        ("delivery", env_names::CALLBACK_TIMEOUT_SECONDS, "CallbackTimeoutSeconds"),
-        ("delivery", env_names::ALLOW_LOOPBACK_CALLBACKS, "AllowLoopbackCallbacks"),
-        ("registration", env_names::ALLOW_LOOPBACK_CALLBACKS, "AllowLoopbackCallbacks"),
-        ("registration", env_names::REQUIRE_HTTPS_CALLBACKS, "RequireHttpsCallbacks"),
-        ("registration", env_names::API_CREDENTIALS_SECRET_ID, "ApiCredentialsSecretName"),
+        (
+            "delivery",
+            env_names::CALLBACK_TIMEOUT_SECONDS,
+            "CallbackTimeoutSeconds",
+        ),
+        (
+            "delivery",
+            env_names::ALLOW_LOOPBACK_CALLBACKS,
+            "AllowLoopbackCallbacks",
+        ),
+        (
+            "registration",
+            env_names::ALLOW_LOOPBACK_CALLBACKS,
+            "AllowLoopbackCallbacks",
+        ),
+        (
+            "registration",
+            env_names::REQUIRE_HTTPS_CALLBACKS,
+            "RequireHttpsCallbacks",
+        ),
+        (
+            "registration",
+            env_names::API_CREDENTIALS_SECRET_ID,
+            "ApiCredentialsSecretName",
+        ),
         ("poller", env_names::SAGE_API_URL, "SageApiUrl"),
         ("poller", env_names::SAGE_TOKEN_URL, "SageTokenUrl"),
         ("poller", env_names::SAGE_REVOKE_URL, "SageRevokeUrl"),
@@ -298,7 +349,10 @@ fn delivery_consumes_the_event_queue_with_partial_batch_failures() {
         event.property("Queue").map(render),
         Some(reference(&format!("{queue}.Arn")))
     );
-    assert_eq!(event.property("BatchSize").map(render).as_deref(), Some("10"));
+    assert_eq!(
+        event.property("BatchSize").map(render).as_deref(),
+        Some("10")
+    );
     let response_types = event.property("FunctionResponseTypes").map(render);
     assert_eq!(response_types.as_deref(), Some("[ReportBatchItemFailures]"));
 }
@@ -312,7 +366,10 @@ fn event_queue_redrives_after_the_max_receive_count_parameter() {
     let queue = t.resource(&queue_id).expect("event queue resource");
     assert_eq!(queue.kind, "AWS::SQS::Queue");
     let redrive = |key: &str| queue.property_path(&["RedrivePolicy", key]).map(render);
-    assert_eq!(redrive("maxReceiveCount"), Some(reference("MaxReceiveCount")));
+    assert_eq!(
+        redrive("maxReceiveCount"),
+        Some(reference("MaxReceiveCount"))
+    );
     assert_eq!(
         redrive("deadLetterTargetArn"),
         Some(reference(&format!("{dlq_id}.Arn")))
@@ -348,8 +405,16 @@ fn queues_keep_messages_fourteen_days_encrypted() {
         let id = env_target(&t, "delivery", variable);
         let queue = t.resource(&id).expect("queue");
         let value = |name: &str| queue.property(name).map(render);
-        assert_eq!(value("MessageRetentionPeriod").as_deref(), Some("1209600"), "{id}");
-        assert_eq!(value("SqsManagedSseEnabled").as_deref(), Some("true"), "{id}");
+        assert_eq!(
+            value("MessageRetentionPeriod").as_deref(),
+            Some("1209600"),
+            "{id}"
+        );
+        assert_eq!(
+            value("SqsManagedSseEnabled").as_deref(),
+            Some("true"),
+            "{id}"
+        );
     }
 }
 
@@ -359,7 +424,13 @@ fn registration_serves_every_instances_route() {
     let mut routes = BTreeSet::new();
     for f in t.functions() {
         for e in f.events().into_iter().filter(|e| e.kind == "HttpApi") {
-            assert_eq!(f.binary(), Some("registration"), "route {} on {}", e.name, f.id());
+            assert_eq!(
+                f.binary(),
+                Some("registration"),
+                "route {} on {}",
+                e.name,
+                f.id()
+            );
             let api = e.property("ApiId").map(render).expect("ApiId");
             let kind = t.resource(id_of(&api)).map(|r| r.kind);
             assert_eq!(kind, Some("AWS::Serverless::HttpApi"), "{}", e.name);
@@ -371,7 +442,11 @@ fn registration_serves_every_instances_route() {
             );
             let method = e.property("Method").map(render).unwrap_or_default();
             let path = e.property("Path").map(render).unwrap_or_default();
-            assert!(routes.insert((method, path)), "duplicate route in {}", e.name);
+            assert!(
+                routes.insert((method, path)),
+                "duplicate route in {}",
+                e.name
+            );
         }
     }
     let expected: BTreeSet<(String, String)> = [
@@ -402,7 +477,11 @@ fn table_is_on_demand_with_recovery_and_the_deletion_protection_parameter() {
     let value = |path: &[&str]| table.property_path(path).map(render);
     assert_eq!(value(&["BillingMode"]).as_deref(), Some("PAY_PER_REQUEST"));
     assert_eq!(
-        value(&["PointInTimeRecoverySpecification", "PointInTimeRecoveryEnabled"]).as_deref(),
+        value(&[
+            "PointInTimeRecoverySpecification",
+            "PointInTimeRecoveryEnabled"
+        ])
+        .as_deref(),
         Some("true")
     );
     assert_eq!(
@@ -414,7 +493,12 @@ fn table_is_on_demand_with_recovery_and_the_deletion_protection_parameter() {
         Some("[{AttributeName: pk, KeyType: HASH}, {AttributeName: sk, KeyType: RANGE}]")
     );
     let gsi = value(&["GlobalSecondaryIndexes"]).unwrap_or_default();
-    for part in ["IndexName: gsi1", "gsi1pk, KeyType: HASH", "gsi1sk, KeyType: RANGE", "ALL"] {
+    for part in [
+        "IndexName: gsi1",
+        "gsi1pk, KeyType: HASH",
+        "gsi1sk, KeyType: RANGE",
+        "ALL",
+    ] {
         assert!(gsi.contains(part), "gsi1 lacks {part}: {gsi}");
     }
     // Leases compare their expiry in conditions; a TTL attribute would only mislead.
@@ -425,12 +509,25 @@ fn table_is_on_demand_with_recovery_and_the_deletion_protection_parameter() {
 fn poller_role_can_poll_and_nothing_of_registration() {
     let t = template();
     let grants = Grants::of_function(&t, "poller");
-    let table = format!("${{{}.Arn}}", env_target(&t, "poller", env_names::TABLE_NAME));
-    let queue = format!("${{{}.Arn}}", env_target(&t, "poller", env_names::EVENT_QUEUE_URL));
-    for action in ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"] {
+    let table = format!(
+        "${{{}.Arn}}",
+        env_target(&t, "poller", env_names::TABLE_NAME)
+    );
+    let queue = format!(
+        "${{{}.Arn}}",
+        env_target(&t, "poller", env_names::EVENT_QUEUE_URL)
+    );
+    for action in [
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+    ] {
         grants.assert_can(action, &table);
     }
-    for action in ["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"] {
+    for action in [
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:PutSecretValue",
+    ] {
         grants.assert_can(action, INSTANCE_SECRETS);
     }
     grants.assert_can("sqs:SendMessage", &queue);
@@ -458,7 +555,10 @@ fn poller_role_can_poll_and_nothing_of_registration() {
     ] {
         grants.assert_cannot(action);
     }
-    assert!(!grants.mentions("ApiCredentialsSecretName"), "poller reads API credentials");
+    assert!(
+        !grants.mentions("ApiCredentialsSecretName"),
+        "poller reads API credentials"
+    );
     // The event queue only: the poller never writes to the dead-letter queue.
     assert_eq!(grants.resources("sqs:SendMessage"), BTreeSet::from([queue]));
 }
@@ -467,8 +567,14 @@ fn poller_role_can_poll_and_nothing_of_registration() {
 fn delivery_role_can_deliver_and_nothing_more() {
     let t = template();
     let grants = Grants::of_function(&t, "delivery");
-    let table = format!("${{{}.Arn}}", env_target(&t, "delivery", env_names::TABLE_NAME));
-    let queue = format!("${{{}.Arn}}", env_target(&t, "delivery", env_names::EVENT_QUEUE_URL));
+    let table = format!(
+        "${{{}.Arn}}",
+        env_target(&t, "delivery", env_names::TABLE_NAME)
+    );
+    let queue = format!(
+        "${{{}.Arn}}",
+        env_target(&t, "delivery", env_names::EVENT_QUEUE_URL)
+    );
     let dlq = format!(
         "${{{}.Arn}}",
         env_target(&t, "delivery", env_names::DEAD_LETTER_QUEUE_URL)
@@ -507,7 +613,10 @@ fn registration_role_is_confined_to_this_stacks_schedules_secrets_and_poller() {
     let t = template();
     let grants = Grants::of_function(&t, "registration");
     let group = env_target(&t, "registration", env_names::SCHEDULE_GROUP);
-    assert_eq!(t.resource(&group).map(|r| r.kind), Some("AWS::Scheduler::ScheduleGroup"));
+    assert_eq!(
+        t.resource(&group).map(|r| r.kind),
+        Some("AWS::Scheduler::ScheduleGroup")
+    );
     for action in [
         "scheduler:CreateSchedule",
         "scheduler:UpdateSchedule",
@@ -527,11 +636,15 @@ fn registration_role_is_confined_to_this_stacks_schedules_secrets_and_poller() {
         .iter()
         .filter(|s| s.allows("iam:PassRole"))
         .collect();
-    assert!(!pass.is_empty(), "registration must pass the scheduler role");
+    assert!(
+        !pass.is_empty(),
+        "registration must pass the scheduler role"
+    );
     for s in pass {
         assert_eq!(s.resources, [reference(&format!("{scheduler_role}.Arn"))]);
         assert!(
-            s.condition.contains("iam:PassedToService: scheduler.amazonaws.com"),
+            s.condition
+                .contains("iam:PassedToService: scheduler.amazonaws.com"),
             "PassRole without iam:PassedToService: {}",
             s.condition
         );
@@ -559,12 +672,18 @@ fn registration_role_is_confined_to_this_stacks_schedules_secrets_and_poller() {
         .collect::<Vec<_>>();
     assert_eq!(
         credentials,
-        ["arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${ApiCredentialsSecretName}-??????"],
+        [
+            "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${ApiCredentialsSecretName}-??????"
+        ],
         "registration reads the API credentials secret and nothing else outside the prefix"
     );
     let table = env_target(&t, "registration", env_names::TABLE_NAME);
     grants.assert_can("dynamodb:Query", &format!("${{{table}.Arn}}/index/gsi1"));
-    for action in ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"] {
+    for action in [
+        "dynamodb:PutItem",
+        "dynamodb:GetItem",
+        "dynamodb:DeleteItem",
+    ] {
         grants.assert_can(action, &format!("${{{table}.Arn}}"));
     }
     grants.assert_cannot("dynamodb:Scan");
@@ -596,7 +715,9 @@ fn scheduler_role_only_invokes_the_poller() {
         .unwrap_or_default();
     assert!(node.contains("Service: scheduler.amazonaws.com"), "{node}");
     assert!(
-        trust[0].condition.contains("aws:SourceAccount: ${AWS::AccountId}"),
+        trust[0]
+            .condition
+            .contains("aws:SourceAccount: ${AWS::AccountId}"),
         "confused-deputy guard missing: {}",
         trust[0].condition
     );
@@ -625,7 +746,11 @@ fn no_iam_wildcard_without_a_marked_reason() {
         } else {
             // Everything else names this stack's resources or parameters.
             for r in &s.resources {
-                assert!(r.contains("${"), "{} {sid}: {r} is not this stack's", s.owner);
+                assert!(
+                    r.contains("${"),
+                    "{} {sid}: {r} is not this stack's",
+                    s.owner
+                );
             }
         }
     }
@@ -652,8 +777,12 @@ fn every_function_logs_to_its_own_log_group_with_retention() {
         let group = id_of(&group).to_owned();
         let resource = t.resource(&group).expect("log group resource");
         assert_eq!(resource.kind, "AWS::Logs::LogGroup");
-        assert!(resource.property("RetentionInDays").is_some(), "{group} retention");
-        Grants::of_function(&t, binary).assert_can("logs:PutLogEvents", &format!("${{{group}.Arn}}"));
+        assert!(
+            resource.property("RetentionInDays").is_some(),
+            "{group} retention"
+        );
+        Grants::of_function(&t, binary)
+            .assert_can("logs:PutLogEvents", &format!("${{{group}.Arn}}"));
         assert!(groups.insert(group, binary).is_none(), "shared log group");
     }
 }
@@ -690,7 +819,10 @@ fn alarms_watch_the_dead_letter_queue_and_function_errors() {
             "AWS/Lambda Errors [{{Name: FunctionName, Value: ${{{delivery}}}}}] GreaterThanThreshold 0"
         ),
     ] {
-        assert!(alarms.contains(&expected), "no alarm `{expected}` in {alarms:#?}");
+        assert!(
+            alarms.contains(&expected),
+            "no alarm `{expected}` in {alarms:#?}"
+        );
     }
 }
 
