@@ -22,6 +22,7 @@ pub mod registration;
 pub mod resources;
 pub mod sage;
 pub mod secret;
+pub mod settings;
 pub mod signature;
 pub mod ssrf;
 pub mod template;
