@@ -5,6 +5,8 @@
 //! services written against small ports (traits) with their AWS and embedded adapters.
 //! Domain modules never import an AWS SDK type.
 
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod ceql;
 pub mod clock;
 pub mod config;

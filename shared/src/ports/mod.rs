@@ -6,6 +6,8 @@
 //! text, opaque message bodies); the domain types above them are serialized by the core,
 //! so no adapter needs to know what a notification or a token looks like.
 
+#[cfg(any(test, feature = "contract-tests"))]
+pub mod contract;
 mod error;
 mod event_queue;
 mod instance_store;
@@ -21,7 +23,7 @@ pub use instance_store::{
     DeliveryStatus, InstanceRecord, InstanceStore, PollError, PollStatus, ResourcePollStats,
 };
 pub use lease::LeaseStore;
-pub use queue_consumer::{QueueConsumer, ReceivedMessage};
+pub use queue_consumer::{MAX_RETRY_DELAY, QueueConsumer, ReceivedMessage};
 pub use scheduler::PollScheduler;
 pub use secret_store::SecretStore;
 pub use watermark_store::{Watermark, WatermarkStore};

@@ -1,0 +1,41 @@
+//! AWS adapters of the ports (behind the `aws` cargo feature).
+//!
+//! | port | adapter | service |
+//! |---|---|---|
+//! | [`InstanceStore`](crate::ports::InstanceStore) | [`DynamoInstanceStore`] | DynamoDB single table |
+//! | [`WatermarkStore`](crate::ports::WatermarkStore) | [`DynamoWatermarkStore`] | same table |
+//! | [`LeaseStore`](crate::ports::LeaseStore) | [`DynamoLeaseStore`] | same table |
+//! | [`SecretStore`](crate::ports::SecretStore) | [`SecretsManagerStore`] | Secrets Manager |
+//! | [`EventQueue`](crate::ports::EventQueue) + [`QueueConsumer`](crate::ports::QueueConsumer) | [`SqsQueue`] | SQS (standard queue + DLQ) |
+//! | [`PollScheduler`](crate::ports::PollScheduler) | [`EventBridgePollScheduler`] | EventBridge Scheduler |
+//!
+//! Clients come from [`load_sdk_config`], i.e. the SDK's default chain: credentials and
+//! region from the Lambda environment, and `AWS_ENDPOINT_URL` (or the per-service
+//! `AWS_ENDPOINT_URL_<SERVICE>`) to point every client at an emulator such as moto.
+//! Resource names come from [`AwsSettings`]. Only this module imports AWS SDK types.
+
+mod dynamo;
+mod error;
+mod scheduler;
+mod secrets;
+mod settings;
+mod sqs;
+
+pub use dynamo::{DynamoInstanceStore, DynamoLeaseStore, DynamoWatermarkStore};
+pub use scheduler::{EventBridgePollScheduler, schedule_name};
+pub use secrets::SecretsManagerStore;
+pub use settings::{AwsSettings, AwsSettingsError, DEFAULT_SECRET_PREFIX};
+pub use sqs::SqsQueue;
+
+/// Re-exported so callers can name the shared configuration without their own
+/// `aws-config` dependency.
+pub use aws_config::SdkConfig;
+
+/// The SDK configuration from the default provider chain (environment, profile, IMDS /
+/// Lambda container credentials), with the latest behavior defaults. Honors
+/// `AWS_ENDPOINT_URL`, which is how tests aim the adapters at moto.
+pub async fn load_sdk_config() -> SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await
+}
