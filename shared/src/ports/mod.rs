@@ -12,6 +12,7 @@ mod error;
 mod event_queue;
 mod instance_store;
 mod lease;
+mod poll_trigger;
 mod queue_consumer;
 mod scheduler;
 mod secret_store;
@@ -23,6 +24,7 @@ pub use instance_store::{
     DeliveryStatus, InstanceRecord, InstanceStore, PollError, PollStatus, ResourcePollStats,
 };
 pub use lease::LeaseStore;
+pub use poll_trigger::PollTrigger;
 pub use queue_consumer::{MAX_RETRY_DELAY, QueueConsumer, ReceivedMessage};
 pub use scheduler::PollScheduler;
 pub use secret_store::SecretStore;

@@ -43,6 +43,5 @@ pub trait QueueConsumer: Send + Sync {
     /// Keep the message in the dead-letter queue with `reason` (for replay), then remove
     /// it from this queue. Used when delivery gives up for good (410 Gone, retries
     /// exhausted, instance gone) so nothing is dropped without a copy.
-    async fn dead_letter(&self, message: &ReceivedMessage, reason: &str)
-    -> Result<(), PortError>;
+    async fn dead_letter(&self, message: &ReceivedMessage, reason: &str) -> Result<(), PortError>;
 }
