@@ -156,9 +156,8 @@ fn codes(failures: &[(usize, String)]) -> String {
 /// Whole seconds for SQS, rounded up so nothing becomes visible earlier than asked, and
 /// capped at [`MAX_RETRY_DELAY`].
 fn visibility_seconds(duration: Duration) -> i32 {
-    let capped = duration.min(MAX_RETRY_DELAY);
-    let mut seconds = capped.as_secs();
-    if capped.subsec_nanos() > 0 {
+    let mut seconds = duration.as_secs();
+    if duration.subsec_nanos() > 0 {
         seconds += 1;
     }
     i32::try_from(seconds.min(MAX_RETRY_DELAY.as_secs())).unwrap_or(i32::MAX)
@@ -357,10 +356,10 @@ mod tests {
     }
 
     #[test]
-    fn visibility_rounds_up_and_caps_at_twelve_hours() {
+    fn visibility_rounds_up_and_is_capped_below_twelve_hours() {
         assert_eq!(visibility_seconds(Duration::ZERO), 0);
         assert_eq!(visibility_seconds(Duration::from_millis(1500)), 2);
         assert_eq!(visibility_seconds(Duration::from_secs(30)), 30);
-        assert_eq!(visibility_seconds(Duration::from_secs(13 * 3600)), 43_200);
+        assert_eq!(visibility_seconds(Duration::from_secs(13 * 3600)), 42_300);
     }
 }

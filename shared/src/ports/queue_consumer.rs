@@ -2,9 +2,10 @@ use super::PortError;
 use async_trait::async_trait;
 use std::time::Duration;
 
-/// The longest a message can be hidden before redelivery (SQS' visibility limit), so
-/// [`QueueConsumer::retry_after`] means the same on every backend.
-pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(12 * 60 * 60);
+/// The longest [`QueueConsumer::retry_after`] delay; longer ones are capped, the same on
+/// every backend. SQS allows 12 hours of visibility counted from the *receipt*, so 15
+/// minutes (the longest a Lambda handler can hold a message) are left for handling.
+pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(12 * 60 * 60 - 15 * 60);
 
 /// A message taken from the event queue, invisible to other consumers until acknowledged,
 /// retried or its visibility timeout runs out.

@@ -1,0 +1,4 @@
+//! Test support for the adapter suites.
+
+pub mod fake_sqs;
+pub mod moto;
