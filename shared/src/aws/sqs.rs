@@ -19,6 +19,8 @@ use std::time::Duration;
 
 /// The message attribute carrying the sent message's id.
 pub const EVENT_ID_ATTRIBUTE: &str = "event_id";
+/// The message attribute carrying why a message was dead-lettered.
+pub const DEAD_LETTER_REASON_ATTRIBUTE: &str = "dead_letter_reason";
 /// SendMessageBatch's entry limit.
 const BATCH_MAX_ENTRIES: usize = 10;
 /// Payload budget per batch. SQS allows more today (1 MiB), but 256 KiB was the limit for
@@ -39,6 +41,7 @@ const RECEIVE_WAIT_SECONDS: i32 = 1;
 pub struct SqsQueue {
     client: aws_sdk_sqs::Client,
     queue_url: String,
+    dead_letter_url: Option<String>,
 }
 
 impl SqsQueue {
@@ -46,7 +49,14 @@ impl SqsQueue {
         SqsQueue {
             client,
             queue_url: queue_url.into(),
+            dead_letter_url: None,
         }
+    }
+
+    /// Where [`QueueConsumer::dead_letter`] puts what delivery gives up on.
+    pub fn with_dead_letter_queue(mut self, url: impl Into<String>) -> Self {
+        self.dead_letter_url = Some(url.into());
+        self
     }
 
     pub fn from_config(config: &aws_config::SdkConfig, queue_url: impl Into<String>) -> Self {
@@ -317,6 +327,34 @@ impl QueueConsumer for SqsQueue {
             .await
             .map_err(|err| map_sdk_error("retry event later", &err, ServiceMessage::Include))?;
         Ok(())
+    }
+
+    /// Copy to the dead-letter queue (with the reason as a message attribute), then delete
+    /// from this queue. The copy comes first: a crash in between leaves a duplicate in
+    /// the DLQ (harmless, same event id), never a loss.
+    async fn dead_letter(&self, message: &ReceivedMessage, reason: &str) -> Result<(), PortError> {
+        let dlq = self.dead_letter_url.as_deref().ok_or_else(|| {
+            PortError::other("no dead-letter queue configured (DEAD_LETTER_QUEUE_URL)")
+        })?;
+        let attribute = |value: &str| {
+            MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(value)
+                .build()
+                .map_err(|e| PortError::other(format!("message attribute: {e}")))
+        };
+        // SQS limits attribute values only by the message size; keep reasons short.
+        let reason: String = reason.chars().take(1000).collect();
+        self.client
+            .send_message()
+            .queue_url(dlq)
+            .message_body(&message.body)
+            .message_attributes(EVENT_ID_ATTRIBUTE, attribute(&message.id)?)
+            .message_attributes(DEAD_LETTER_REASON_ATTRIBUTE, attribute(&reason)?)
+            .send()
+            .await
+            .map_err(|err| map_sdk_error("dead-letter event", &err, ServiceMessage::Include))?;
+        self.ack(&message.receipt).await
     }
 }
 
