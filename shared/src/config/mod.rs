@@ -34,14 +34,14 @@ mod events;
 mod instance;
 pub(crate) mod loose;
 mod passthrough;
-// mod patch;
+mod patch;
 
 pub use errors::{FieldError, ValidationErrors, child_field, configuration_field, item_field};
 pub use events::EventSettings;
 pub use instance::{InstanceConfig, InstanceRequest, parse_instance_request};
 pub use loose::is_placeholder;
 pub use passthrough::PassThrough;
-// pub use patch::{ConfigurationPatch, InstancePatch, StoredInstanceConfig, parse_instance_patch};
+pub use patch::{ConfigurationPatch, InstancePatch, StoredInstanceConfig, parse_instance_patch};
 
 /// The only element this service implements.
 pub const ELEMENT_KEY: &str = "sageone";
