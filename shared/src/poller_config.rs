@@ -318,11 +318,16 @@ fn resource(
     };
     let poll_delay = seconds(entry, field, "pollDelay", 0, MAX_POLL_DELAY_SECONDS, errors);
 
-    // The URL is translated only when everything it depends on is known, so that one
-    // mistake is not reported twice.
-    let (Some(url), Some(id_field), Some(updated), Some(created), Some(page_size)) =
-        (url, id_field, updated, created, page_size)
-    else {
+    // The URL is translated as soon as the names it depends on are known (a bad date
+    // format does not hide a bad URL), but not after a missing url or idField, so that
+    // one mistake is not reported twice.
+    let (Some(url), Some(id_field), Some(updated_name), Some(created_name), Some(page_size)) = (
+        url,
+        id_field,
+        updated.field.clone(),
+        created.field.clone(),
+        page_size,
+    ) else {
         return None;
     };
     if !known_resource {
@@ -339,7 +344,7 @@ fn resource(
         name,
         &url,
         page_size,
-        &[&id_field, &updated.field, &created.field],
+        &[&id_field, &updated_name, &created_name],
     ) {
         Ok(r) => r,
         Err(e) => {
@@ -355,8 +360,8 @@ fn resource(
         url,
         template,
         id_field,
-        updated,
-        created,
+        updated: updated.complete()?,
+        created: created.complete()?,
         filter_by_updated_date: filter_by_updated_date?,
         created_check_tolerance: created_check_tolerance?,
         page_size: request.items_per_page,
@@ -391,7 +396,7 @@ fn date_field(
     which: &str,
     default_field: &str,
     errors: &mut ValidationErrors,
-) -> Option<DateField> {
+) -> PartialDate {
     let name_key = format!("{which}DateField");
     let format_key = format!("{which}DateFormat");
     let zone_key = format!("{which}DateTimezone");
@@ -434,11 +439,28 @@ fn date_field(
             None
         }
     });
-    Some(DateField {
-        field: field?,
-        pattern: pattern?,
-        zone: zone?,
-    })
+    PartialDate {
+        field,
+        pattern,
+        zone,
+    }
+}
+
+/// A date field as far as it could be read (a part is `None` after an error).
+struct PartialDate {
+    field: Option<String>,
+    pattern: Option<DatePattern>,
+    zone: Option<Zone>,
+}
+
+impl PartialDate {
+    fn complete(self) -> Option<DateField> {
+        Some(DateField {
+            field: self.field?,
+            pattern: self.pattern?,
+            zone: self.zone?,
+        })
+    }
 }
 
 /// A whole number of seconds in `0..=max` under `key`, `default` when absent.
