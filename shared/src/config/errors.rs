@@ -126,3 +126,39 @@ pub fn item_field(parent: &str, index: usize) -> String {
 fn quoted(key: &str) -> String {
     format!("\"{}\"", key.replace('\\', "\\\\").replace('"', "\\\""))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_paths_quote_what_is_not_an_identifier() {
+        assert_eq!(configuration_field("country"), "configuration.\"country\"");
+        assert_eq!(
+            child_field(
+                &configuration_field("event.poller.configuration"),
+                "customers"
+            ),
+            "configuration.\"event.poller.configuration\".customers"
+        );
+        assert_eq!(child_field("p", "a.b"), "p.\"a.b\"");
+        assert_eq!(child_field("p", "say \"hi\""), "p.\"say \\\"hi\\\"\"");
+        assert_eq!(child_field("", "name"), "name");
+        assert_eq!(child_field("", ""), "\"\"");
+        assert_eq!(item_field("tags", 3), "tags[3]");
+    }
+
+    #[test]
+    fn config_errors_display_every_error() {
+        let mut errors = ValidationErrors::new();
+        assert_eq!(errors.clone().into_result(1), Ok(1));
+        errors.push("name", "is required");
+        errors.push("tags[0]", "must be a string, not a number");
+        assert_eq!(
+            errors.to_string(),
+            "name: is required; tags[0]: must be a string, not a number"
+        );
+        assert_eq!(errors.fields(), vec!["name", "tags[0]"]);
+        assert!(errors.into_result(1).is_err());
+    }
+}

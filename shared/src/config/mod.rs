@@ -28,6 +28,15 @@
 //!
 //! Any other key is kept as given (pass-through); values of keys that look secret
 //! (containing `secret`, `key`, `token` or `password`) are masked whenever shown.
+//!
+//! # Decisions
+//! - Unknown *top-level* keys of a POST body (`disabled`, `id`, … sent back by clients
+//!   that copy a Cloud Elements response) are ignored; in a PATCH they are refused.
+//! - `null` counts as absent in a POST body; in a PATCH it is refused (keys cannot be
+//!   removed).
+//! - Numbers must be whole: `15` or `"15"`, not `15.0`.
+//! - The refresh interval is required when events are enabled (Cloud Elements' default
+//!   is undocumented; a silent default would hide a typo in the key).
 
 pub mod errors;
 mod events;
