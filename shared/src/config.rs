@@ -1,1 +1,0 @@
-//! (stub — owned by its issue's work)
