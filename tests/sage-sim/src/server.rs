@@ -440,28 +440,26 @@ fn unknown_endpoint(endpoint: &str) -> Response {
 }
 
 /// A positive whole number, or why not.
-fn positive(incoming: &Incoming, name: &str) -> Result<Option<u32>, Response> {
+fn positive(incoming: &Incoming, name: &str) -> Result<Option<u32>, String> {
     match incoming.param(name) {
         None => Ok(None),
         Some(raw) => match raw.trim().parse::<i64>() {
             Ok(n) if n >= 1 => Ok(Some(u32::try_from(n).unwrap_or(u32::MAX))),
-            _ => Err(invalid_parameter(&format!(
+            _ => Err(format!(
                 "{name} must be a whole number of at least 1, not {raw:?}"
-            ))),
+            )),
         },
     }
 }
 
 /// An ISO-8601 time with an offset, as whole seconds since the epoch.
-fn since(incoming: &Incoming, name: &str) -> Result<Option<i64>, Response> {
+fn since(incoming: &Incoming, name: &str) -> Result<Option<i64>, String> {
     match incoming.param(name) {
         None => Ok(None),
         Some(raw) => DateTime::parse_from_rfc3339(raw.trim())
             .map(|t| Some(t.with_timezone(&Utc).timestamp()))
             .map_err(|_| {
-                invalid_parameter(&format!(
-                    "{name} must be an ISO-8601 date-time with an offset, not {raw:?}"
-                ))
+                format!("{name} must be an ISO-8601 date-time with an offset, not {raw:?}")
             }),
     }
 }
@@ -473,11 +471,7 @@ struct ListRequest {
     filter: ListFilter,
 }
 
-fn parse_list(
-    shared: &Shared,
-    endpoint: &str,
-    incoming: &Incoming,
-) -> Result<ListRequest, Response> {
+fn parse_list(shared: &Shared, endpoint: &str, incoming: &Incoming) -> Result<ListRequest, String> {
     let max = shared.config.max_items_per_page.max(1);
     let items_per_page = positive(incoming, "items_per_page")?
         .unwrap_or(shared.config.default_items_per_page)
@@ -486,19 +480,15 @@ fn parse_list(
     let changed_since = since(incoming, "updated_or_created_since")?;
     let deleted_since = since(incoming, "deleted_since")?;
     if changed_since.is_some() && fixtures::NO_UPDATED_SINCE.contains(&endpoint) {
-        return Err(invalid_parameter(&format!(
+        return Err(format!(
             "updated_or_created_since is not available on /{endpoint}"
-        )));
+        ));
     }
     if deleted_since.is_some() && fixtures::NO_DELETED_SINCE.contains(&endpoint) {
-        return Err(invalid_parameter(&format!(
-            "deleted_since is not available on /{endpoint}"
-        )));
+        return Err(format!("deleted_since is not available on /{endpoint}"));
     }
     if changed_since.is_some() && deleted_since.is_some() {
-        return Err(invalid_parameter(
-            "use updated_or_created_since or deleted_since, not both",
-        ));
+        return Err("use updated_or_created_since or deleted_since, not both".to_owned());
     }
     let attributes = match incoming.param("attributes").map(str::trim) {
         None | Some("") => Attributes::Minimal,
@@ -551,7 +541,7 @@ fn list(shared: &Shared, endpoint: &str, incoming: &Incoming) -> Response {
     }
     let request = match parse_list(shared, endpoint, incoming) {
         Ok(r) => r,
-        Err(refused) => return refused,
+        Err(message) => return invalid_parameter(&message),
     };
     let mut store = lock(&shared.store);
     let Some(ids) = store.list(endpoint, &request.filter) else {

@@ -167,10 +167,13 @@ pub(crate) struct Collection {
     generated: u64,
 }
 
+/// A filtered id list and the collection version it was computed from.
+type CachedList = (u64, Arc<Vec<String>>);
+
 #[derive(Debug, Default)]
 pub(crate) struct Store {
     collections: HashMap<String, Collection>,
-    cache: HashMap<(String, ListFilter), (u64, Arc<Vec<String>>)>,
+    cache: HashMap<(String, ListFilter), CachedList>,
 }
 
 /// How many filtered lists to keep; plenty for tests and benchmarks.
