@@ -19,6 +19,8 @@ pub struct LoggedRequest {
     pub at: DateTime<Utc>,
     /// The `X-Business` header, if sent.
     pub business: Option<String>,
+    /// The `Accept` header, if sent.
+    pub accept: Option<String>,
     /// The injected fault that shaped the answer, if any (`"RateLimited"`, `"ServerError"`,
     /// `"Slow"`, `"DropConnection"`, `"Unauthorized"`).
     pub fault: Option<&'static str>,

@@ -19,8 +19,9 @@ use crate::fault::{self, Fault, FaultRule, RequestFacts};
 use crate::fixtures;
 use crate::log::LoggedRequest;
 use crate::oauth::{Form, OAuthState};
-use crate::store::{Attributes, ListFilter, Store};
+use crate::store::{Attributes, DeletedView, ListFilter, RecordView, Store};
 use crate::sync::lock;
+use serde::Serialize;
 
 /// Largest form body accepted on `/token` and `/revoke`.
 const FORM_LIMIT: usize = 64 * 1024;
@@ -194,16 +195,20 @@ async fn process(shared: Arc<Shared>, request: Request) -> Response {
         status: response.status().as_u16(),
         grant_type,
         at,
-        business: incoming
-            .headers
-            .get("x-business")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
+        business: header_text(&incoming.headers, "x-business"),
+        accept: header_text(&incoming.headers, "accept"),
         fault: fault_name,
     };
     tracing::info!(method = %entry.method, path = %entry.path, status = entry.status, fault = ?entry.fault, "sage-sim request");
     lock(&shared.log).push(entry);
     response
+}
+
+fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 fn fault_name(fault: &Fault) -> &'static str {
@@ -232,6 +237,25 @@ fn answer(shared: &Shared, route: &Route, incoming: &Incoming) -> Response {
 }
 
 // --- responses ----------------------------------------------------------------------
+
+/// A JSON body serialized straight from the simulator's views.
+fn json_bytes(status: StatusCode, body: serde_json::Result<Vec<u8>>) -> Response {
+    match body {
+        Ok(bytes) => {
+            let mut response = (status, bytes).into_response();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json; charset=utf-8"),
+            );
+            response
+        }
+        Err(_) => error_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "UnexpectedError",
+            "the simulator could not serialize its answer",
+        ),
+    }
+}
 
 fn json_response(status: StatusCode, body: &Value) -> Response {
     let mut response = (status, body.to_string()).into_response();
@@ -422,7 +446,10 @@ fn one(shared: &Shared, endpoint: &str, id: &str) -> Response {
         .get(id)
         .filter(|r| r.deleted_at.is_none())
     {
-        Some(record) => json_response(StatusCode::OK, &record.render(endpoint, &Attributes::All)),
+        Some(record) => json_bytes(
+            StatusCode::OK,
+            serde_json::to_vec(&record.view(endpoint, &Attributes::All)),
+        ),
         None => error_response(
             StatusCode::NOT_FOUND,
             "RecordNotFound",
@@ -555,35 +582,62 @@ fn list(shared: &Shared, endpoint: &str, incoming: &Incoming) -> Response {
     let start = (page - 1) * per_page;
     let end = (start + per_page).min(total);
     let deleted = request.filter.deleted_since.is_some();
-    let items: Vec<Value> = match store.collection(endpoint) {
-        Some(collection) => ids[start..end]
-            .iter()
-            .filter_map(|id| collection.records.get(id))
-            .map(|r| {
-                if deleted {
-                    r.render_deleted()
-                } else {
-                    r.render(endpoint, &request.attributes)
-                }
-            })
-            .collect(),
-        None => Vec::new(),
-    };
-    drop(store);
     let page_u32 = u32::try_from(page).unwrap_or(u32::MAX);
     let next = (page < last_page)
         .then(|| page_link(endpoint, page_u32 + 1, request.items_per_page, incoming));
     let back =
         (page > 1).then(|| page_link(endpoint, page_u32 - 1, request.items_per_page, incoming));
-    json_response(
-        StatusCode::OK,
-        &json!({
-            "$total": total,
-            "$page": page,
-            "$next": next,
-            "$back": back,
-            "$itemsPerPage": request.items_per_page,
-            "$items": items,
-        }),
-    )
+    let records = store
+        .collection(endpoint)
+        .map(|c| {
+            ids[start..end]
+                .iter()
+                .filter_map(|id| c.records.get(id))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    let items: Vec<Item<'_>> = records
+        .into_iter()
+        .map(|r| {
+            if deleted {
+                Item::Deleted(DeletedView(r))
+            } else {
+                Item::Live(r.view(endpoint, &request.attributes))
+            }
+        })
+        .collect();
+    let body = serde_json::to_vec(&Envelope {
+        total,
+        page,
+        next,
+        back,
+        items_per_page: request.items_per_page,
+        items,
+    });
+    drop(store);
+    json_bytes(StatusCode::OK, body)
+}
+
+/// Sage's list envelope, keys in Sage's order.
+#[derive(Serialize)]
+struct Envelope<'a> {
+    #[serde(rename = "$total")]
+    total: usize,
+    #[serde(rename = "$page")]
+    page: usize,
+    #[serde(rename = "$next")]
+    next: Option<String>,
+    #[serde(rename = "$back")]
+    back: Option<String>,
+    #[serde(rename = "$itemsPerPage")]
+    items_per_page: u32,
+    #[serde(rename = "$items")]
+    items: Vec<Item<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Item<'a> {
+    Live(RecordView<'a>),
+    Deleted(DeletedView<'a>),
 }

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use rand::Rng;
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -45,61 +46,80 @@ pub(crate) enum Attributes {
 }
 
 impl Record {
-    fn path(&self, endpoint: &str) -> String {
-        format!("/{endpoint}/{}", self.id)
-    }
-
-    /// The record as Sage shows it in a list or a single GET.
-    pub(crate) fn render(&self, endpoint: &str, attributes: &Attributes) -> Value {
-        let mut out = Map::new();
-        out.insert("id".into(), Value::String(self.id.clone()));
-        out.insert(
-            "displayed_as".into(),
-            Value::String(self.displayed_as.clone()),
-        );
-        out.insert("$path".into(), Value::String(self.path(endpoint)));
-        let wants = |key: &str| match attributes {
-            Attributes::Minimal => false,
-            Attributes::All => true,
-            Attributes::Named(names) => names.iter().any(|n| n == key),
-        };
-        for (key, value) in &self.fields {
-            if wants(key) {
-                out.insert(key.clone(), value.clone());
-            }
+    /// The record as Sage shows it, keys in Sage's order (`id`, `displayed_as`, `$path`
+    /// first), ready to serialize without building a `Value`.
+    pub(crate) fn view<'a>(
+        &'a self,
+        endpoint: &'a str,
+        attributes: &'a Attributes,
+    ) -> RecordView<'a> {
+        RecordView {
+            record: self,
+            endpoint,
+            attributes,
         }
-        if wants("created_at") {
-            out.insert(
-                "created_at".into(),
-                Value::String(sage_time(self.created_at)),
-            );
-        }
-        if wants("updated_at") {
-            out.insert(
-                "updated_at".into(),
-                Value::String(sage_time(self.updated_at)),
-            );
-        }
-        Value::Object(out)
-    }
-
-    /// A deleted record as a `deleted_since` list shows it (shape unconfirmed by Sage).
-    pub(crate) fn render_deleted(&self) -> Value {
-        let mut out = Map::new();
-        out.insert("id".into(), Value::String(self.id.clone()));
-        if let Some(at) = self.deleted_at {
-            out.insert("deleted_at".into(), Value::String(sage_time(at)));
-        }
-        Value::Object(out)
     }
 
     /// The whole record, for tests (`SageSim::record`), deleted ones included.
     pub(crate) fn snapshot(&self, endpoint: &str) -> Value {
-        let mut value = self.render(endpoint, &Attributes::All);
+        let mut value =
+            serde_json::to_value(self.view(endpoint, &Attributes::All)).unwrap_or(Value::Null);
         if let (Some(obj), Some(at)) = (value.as_object_mut(), self.deleted_at) {
             obj.insert("deleted_at".into(), Value::String(sage_time(at)));
         }
         value
+    }
+}
+
+/// A record as a list or a single GET shows it.
+pub(crate) struct RecordView<'a> {
+    record: &'a Record,
+    endpoint: &'a str,
+    attributes: &'a Attributes,
+}
+
+impl RecordView<'_> {
+    fn wants(&self, key: &str) -> bool {
+        match self.attributes {
+            Attributes::Minimal => false,
+            Attributes::All => true,
+            Attributes::Named(names) => names.iter().any(|n| n == key),
+        }
+    }
+}
+
+impl Serialize for RecordView<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let record = self.record;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("id", &record.id)?;
+        map.serialize_entry("displayed_as", &record.displayed_as)?;
+        map.serialize_entry("$path", &format!("/{}/{}", self.endpoint, record.id))?;
+        for (key, value) in &record.fields {
+            if self.wants(key) {
+                map.serialize_entry(key, value)?;
+            }
+        }
+        if self.wants("created_at") {
+            map.serialize_entry("created_at", &sage_time(record.created_at))?;
+        }
+        if self.wants("updated_at") {
+            map.serialize_entry("updated_at", &sage_time(record.updated_at))?;
+        }
+        map.end()
+    }
+}
+
+/// A deleted record as a `deleted_since` list shows it: `{"id","deleted_at"}` (Sage's
+/// shape is unconfirmed; this is the least a client can expect).
+pub(crate) struct DeletedView<'a>(pub(crate) &'a Record);
+
+impl Serialize for DeletedView<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(2))?;
+        map.serialize_entry("id", &self.0.id)?;
+        map.serialize_entry("deleted_at", &self.0.deleted_at.map(sage_time))?;
+        map.end()
     }
 }
 

@@ -465,6 +465,11 @@ async fn the_business_header_is_logged() {
     assert_eq!(response.status().as_u16(), 200);
     let logged = sim.requests().pop().unwrap();
     assert_eq!(logged.business.as_deref(), Some(business));
+    assert_eq!(logged.accept.as_deref(), Some("*/*"), "reqwest's default");
+    get(&sim, &token, "/contacts").await;
+    let logged = sim.requests().pop().unwrap();
+    assert_eq!(logged.business, None);
+    assert_eq!(logged.accept.as_deref(), Some("application/json"));
 }
 
 #[tokio::test]
@@ -479,4 +484,24 @@ async fn endpoint_names_may_have_a_leading_slash() {
     );
     assert!(sim.delete("/services", &ids[0]));
     assert_eq!(sim.count("/services"), 2);
+}
+
+#[tokio::test]
+async fn keys_come_in_sages_order() {
+    let sim = frozen_sim().await;
+    let id = sim.create("contacts", json!({"name": "Acme"}));
+    let (token, _) = login(&sim).await;
+    let list = http()
+        .get(format!("{}/contacts?attributes=all", sim.api_url()))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let prefix = format!(
+        "{{\"$total\":1,\"$page\":1,\"$next\":null,\"$back\":null,\"$itemsPerPage\":20,\"$items\":[{{\"id\":\"{id}\",\"displayed_as\":\"Acme (CUST00001)\",\"$path\":\"/contacts/{id}\","
+    );
+    assert!(list.starts_with(&prefix), "{list}");
 }
