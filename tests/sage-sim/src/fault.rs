@@ -47,11 +47,20 @@ pub enum RetryAfter {
 }
 
 impl RetryAfter {
-    /// The header value.
+    /// The header value. An HTTP-date has whole seconds only, so a date with a fraction
+    /// is rounded *up*: a client that waits until the header's time has then waited at
+    /// least until `at`, which is what the test meant.
     pub fn header_value(&self) -> String {
         match self {
             RetryAfter::Seconds(s) => s.to_string(),
-            RetryAfter::HttpDate(at) => at.format("%a, %d %b %Y %H:%M:%S GMT").to_string(),
+            RetryAfter::HttpDate(at) => {
+                let whole = if at.timestamp_subsec_nanos() > 0 {
+                    DateTime::from_timestamp(at.timestamp() + 1, 0).unwrap_or(*at)
+                } else {
+                    *at
+                };
+                whole.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+            }
         }
     }
 }

@@ -52,6 +52,20 @@ async fn rate_limits_answer_429_with_or_without_retry_after() {
     );
 }
 
+#[test]
+fn an_http_date_with_a_fraction_rounds_up() {
+    let at = start_time() + TimeDelta::milliseconds(100);
+    assert_eq!(
+        RetryAfter::HttpDate(at).header_value(),
+        "Tue, 13 Jun 2023 10:40:56 GMT"
+    );
+    assert_eq!(
+        RetryAfter::HttpDate(start_time()).header_value(),
+        "Tue, 13 Jun 2023 10:40:55 GMT"
+    );
+    assert_eq!(RetryAfter::Seconds(0).header_value(), "0");
+}
+
 #[tokio::test]
 async fn server_errors_carry_the_status_and_unexpected_error() {
     let sim = frozen_sim().await;
