@@ -19,6 +19,13 @@
 //! - after a refresh the old refresh token is dead; old access tokens live until expiry;
 //! - OAuth errors are HTTP 400 with `{"error","error_description"}`, a bad client secret
 //!   included (`invalid_client`).
+//!
+//! Where a choice is ours alone: a `Retry-After` HTTP-date with a fraction of a second is
+//! rounded up; the request log keeps every request (it is a test tool, not a server).
+//!
+//! The `sage-sim` binary runs one for the demo:
+//! `sage-sim --port 8089 --seed contacts=50 [--redirect-uri URI] [--code-ttl SECONDS]`
+//! prints the URLs and a grant code, and serves until Ctrl-C.
 
 mod clock;
 mod config;

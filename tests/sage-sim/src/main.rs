@@ -11,6 +11,7 @@ const USAGE: &str = "usage: sage-sim [--port PORT (default 8089, 0 = any)] \
 [--seed ENDPOINT=N]... [--redirect-uri URI (default https://mycoolapp.com)] \
 [--code-ttl SECONDS (default 60)]";
 
+#[derive(Debug)]
 struct Args {
     port: u16,
     seeds: Vec<(String, usize)>,
@@ -109,4 +110,56 @@ async fn main() -> ExitCode {
 
 fn sim_code_ttl(args: &Args) -> u64 {
     args.code_ttl.unwrap_or(60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Args, String> {
+        parse_args(args.iter().map(|a| (*a).to_owned()))
+    }
+
+    #[test]
+    fn defaults_and_flags() {
+        let args = parse(&[]).unwrap();
+        assert_eq!(args.port, 8089);
+        assert_eq!(args.redirect_uri, "https://mycoolapp.com");
+        let args = parse(&[
+            "--port",
+            "0",
+            "--seed",
+            "contacts=50",
+            "--seed",
+            "sales_invoices=3",
+            "--redirect-uri",
+            "http://localhost/cb",
+            "--code-ttl",
+            "600",
+        ])
+        .unwrap();
+        assert_eq!(args.port, 0);
+        assert_eq!(
+            args.seeds,
+            vec![
+                ("contacts".to_owned(), 50),
+                ("sales_invoices".to_owned(), 3)
+            ]
+        );
+        assert_eq!(args.redirect_uri, "http://localhost/cb");
+        assert_eq!(args.code_ttl, Some(600));
+    }
+
+    #[test]
+    fn mistakes_are_reported() {
+        assert!(parse(&["--port"]).unwrap_err().contains("needs a value"));
+        assert!(parse(&["--port", "http"]).is_err());
+        assert!(parse(&["--seed", "contacts"]).is_err());
+        assert!(parse(&["--seed", "contacts=many"]).is_err());
+        assert!(
+            parse(&["--verbose"])
+                .unwrap_err()
+                .contains("unknown argument")
+        );
+    }
 }
