@@ -17,7 +17,7 @@ pub mod embedded;
 pub mod env_names;
 pub mod event;
 pub mod instance_secrets;
-// pub mod poll;
+pub mod poll;
 pub mod poller_config;
 pub mod ports;
 pub mod registration;

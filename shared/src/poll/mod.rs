@@ -23,8 +23,8 @@ use crate::event::{ChangeEvent, EventType, InstanceRef, Notification, Notificati
 use crate::instance_secrets::{InstanceSecrets, SecretTokenStore};
 use crate::poller_config::ResourcePollConfig;
 use crate::ports::{
-    EventQueue, InstanceRecord, InstanceStore, LeaseStore, OutgoingMessage, PollError, PollStatus,
-    PortError, ResourcePollStats, SecretStore, Watermark, WatermarkStore,
+    EventQueue, InstanceRecord, InstanceStore, LeaseStore, OutgoingMessage, PollError, PortError,
+    ResourcePollStats, SecretStore, Watermark, WatermarkStore,
 };
 use crate::sage::{AppCredentials, SageClient, SageError, SageSession};
 use chrono::{DateTime, Duration, Utc};
@@ -353,7 +353,7 @@ async fn poll_resource(
     // What the next poll will re-read; emitted versions older than that can be forgotten.
     let next_lower = poll_date - resource.poll_delay - settings.lookback;
     let mut seen = SeenSet::from_stored(&watermark.seen);
-    let mut builder = NotificationBuilder::new(instance.clone());
+    let mut builder = NotificationBuilder::new(instance);
     let mut enqueuer = Enqueuer {
         queue: deps.queue.as_ref(),
         pending: Vec::new(),
