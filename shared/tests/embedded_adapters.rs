@@ -518,8 +518,13 @@ async fn lease_acquire_renew_expire_release() {
     let expiry = until + ChronoDuration::minutes(5);
     let later = expiry + ChronoDuration::minutes(5);
     assert!(
+        !store.acquire(1, "b", expiry, later).await.unwrap(),
+        "held up to and including its expiry (as DynamoDB's `expires_at < :now`)"
+    );
+    let expiry = expiry + ChronoDuration::nanoseconds(1);
+    assert!(
         store.acquire(1, "b", expiry, later).await.unwrap(),
-        "free at its expiry"
+        "free just after its expiry"
     );
     assert!(
         !store.acquire(1, "a", expiry, later).await.unwrap(),

@@ -27,7 +27,7 @@ impl LeaseStore for EmbeddedStore {
                     "INSERT INTO leases (instance, owner, expires_ns) VALUES (?1, ?2, ?3) \
                      ON CONFLICT (instance) DO UPDATE \
                      SET owner = excluded.owner, expires_ns = excluded.expires_ns \
-                     WHERE leases.owner = excluded.owner OR leases.expires_ns <= ?4",
+                     WHERE leases.owner = excluded.owner OR leases.expires_ns < ?4",
                     params![key, owner, expires_ns, now_ns],
                 )
                 .map_err(db_error("acquire lease"))?;
