@@ -12,9 +12,10 @@
 //! Clients come from [`load_sdk_config`], i.e. the SDK's default chain: credentials and
 //! region from the Lambda environment, and `AWS_ENDPOINT_URL` (or the per-service
 //! `AWS_ENDPOINT_URL_<SERVICE>`) to point every client at an emulator such as moto.
-//! Resource names come from [`AwsSettings`]. Only this module imports AWS SDK types.
+//! Resource names come from [`AwsSettings`]; the DynamoDB table layout is documented in
+//! [`dynamo`]. Only this module imports AWS SDK types.
 
-mod dynamo;
+pub mod dynamo;
 mod error;
 mod scheduler;
 mod secrets;
@@ -25,7 +26,7 @@ pub use dynamo::{DynamoInstanceStore, DynamoLeaseStore, DynamoWatermarkStore};
 pub use scheduler::{EventBridgePollScheduler, schedule_name};
 pub use secrets::SecretsManagerStore;
 pub use settings::{AwsSettings, AwsSettingsError, DEFAULT_SECRET_PREFIX};
-pub use sqs::SqsQueue;
+pub use sqs::{EVENT_ID_ATTRIBUTE, SqsQueue};
 
 /// Re-exported so callers can name the shared configuration without their own
 /// `aws-config` dependency.

@@ -176,7 +176,7 @@ fn visibility_seconds(duration: Duration) -> i32 {
 #[async_trait]
 impl EventQueue for SqsQueue {
     /// Batches of up to 10 (and 256 KiB); entries SQS fails on its side are re-sent up to
-    /// [`SEND_ATTEMPTS`] rounds with doubling backoff, as are batches whose request failed
+    /// 4 rounds in all, with doubling backoff from 100 ms, as are batches whose request failed
     /// transiently. Entries rejected as the sender's fault are not re-sent. `Err` names how
     /// many messages were not queued.
     async fn send(&self, messages: &[OutgoingMessage]) -> Result<(), PortError> {

@@ -46,8 +46,8 @@ impl StoredBody {
     }
 }
 
-/// Instance records in DynamoDB (see the table layout in [`crate::aws`]'s dynamo module
-/// docs: `INSTANCE#<id>` / `META`, listed per organization through `gsi1`).
+/// Instance records in DynamoDB: `INSTANCE#<id>` / `META`, listed per organization
+/// through `gsi1` (table layout in [`crate::aws::dynamo`]).
 #[derive(Debug, Clone)]
 pub struct DynamoInstanceStore {
     table: DynamoTable,
