@@ -27,7 +27,7 @@ use crate::ports::{
     ResourcePollStats, SecretStore, Watermark, WatermarkStore,
 };
 use crate::sage::{AppCredentials, SageClient, SageError, SageSession};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use classify::{SeenSet, classify};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -349,7 +349,12 @@ async fn poll_resource(
             seen: Vec::new(),
         },
     };
-    let lower = watermark.at - resource.poll_delay - settings.lookback;
+    // Never below the instance's start (registration, or the configured backfill
+    // start): changes from before it are history, not events.
+    let lower = (watermark.at - resource.poll_delay - settings.lookback).max(start_of(record));
+    // Sage writes whole seconds: compare record times against the bound's second, or a
+    // change in the bound's own second would be dropped by the filter below.
+    let lower_second = lower.trunc_subsecs(0);
     // What the next poll will re-read; emitted versions older than that can be forgotten.
     let next_lower = poll_date - resource.poll_delay - settings.lookback;
     let mut seen = SeenSet::from_stored(&watermark.seen);
@@ -371,7 +376,7 @@ async fn poll_resource(
                 continue;
             };
             // Endpoints without the server-side filter return everything: filter here.
-            if change.updated < lower {
+            if change.updated < lower_second {
                 continue;
             }
             let key = SeenSet::key(&resource.name, &change.id, &change.version);

@@ -26,25 +26,49 @@ async fn each_backend(scenario: impl AsyncFn(World)) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_poll_sends_no_history_then_creates_updates_and_deletes() {
     each_backend(async |w: World| {
-        let old = w.sim.seed("contacts", 6);
+        let long_ago = chrono::Utc::now() - ChronoDuration::minutes(10);
+        let old: Vec<String> = (0..6)
+            .map(|i| {
+                let kind = if i % 2 == 0 { "CUSTOMER" } else { "VENDOR" };
+                w.sim.create_at(
+                    "contacts",
+                    serde_json::json!({"name": format!("Old {i}"), "contact_types": [kind]}),
+                    long_ago,
+                )
+            })
+            .collect();
         let id = w.register().await;
         let summary = w.poll(id).await;
         assert_eq!(summary.outcome, PollOutcome::Polled, "{summary:?}");
-        assert!(w.drain_events().await.is_empty(), "records older than the registration are not events");
+        assert!(
+            w.drain_events().await.is_empty(),
+            "records older than the registration are not events"
+        );
 
         w.sim.advance(ChronoDuration::seconds(2));
-        let created = w.sim.create("contacts", serde_json::json!({"name": "New Customer"}));
-        // The seed alternates CUSTOMER / VENDOR: old[0] is a customer.
-        assert!(w.sim.update("contacts", &old[0], serde_json::json!({"name": "Renamed"})));
+        let created = w
+            .sim
+            .create("contacts", serde_json::json!({"name": "New Customer"}));
+        // Even ones are customers, odd ones vendors.
+        assert!(
+            w.sim
+                .update("contacts", &old[0], serde_json::json!({"name": "Renamed"}))
+        );
         assert!(w.sim.delete("contacts", &old[2]));
         // A vendor change is not a customers event.
-        assert!(w.sim.update("contacts", &old[1], serde_json::json!({"name": "Vendor renamed"})));
+        assert!(w.sim.update(
+            "contacts",
+            &old[1],
+            serde_json::json!({"name": "Vendor renamed"})
+        ));
 
         let summary = w.poll(id).await;
         assert_eq!(summary.outcome, PollOutcome::Polled, "{summary:?}");
         let events = w.drain_events().await;
-        let mut kinds: Vec<(String, String)> =
-            events.iter().map(|e| (e.event_type.clone(), e.object_id.clone())).collect();
+        let mut kinds: Vec<(String, String)> = events
+            .iter()
+            .map(|e| (e.event_type.clone(), e.object_id.clone()))
+            .collect();
         kinds.sort();
         let mut expected = vec![
             ("CREATED".to_owned(), created.clone()),
@@ -60,7 +84,10 @@ async fn first_poll_sends_no_history_then_creates_updates_and_deletes() {
         // Nothing new: the next poll re-reads its lookback window but emits nothing.
         let summary = w.poll(id).await;
         assert_eq!(summary.outcome, PollOutcome::Polled);
-        assert!(w.drain_events().await.is_empty(), "no duplicate emission across polls");
+        assert!(
+            w.drain_events().await.is_empty(),
+            "no duplicate emission across polls"
+        );
         let record = w.instance(id).await;
         assert!(record.poll.last_success_at.is_some());
         assert_eq!(record.poll.total_events, 3);
@@ -74,7 +101,10 @@ async fn a_thousand_changes_across_pages_arrive_once_each() {
         let id = w.register().await;
         w.sim.advance(ChronoDuration::seconds(1));
         let ids: HashSet<String> = (0..1005)
-            .map(|i| w.sim.create("contacts", serde_json::json!({"name": format!("C{i}")})))
+            .map(|i| {
+                w.sim
+                    .create("contacts", serde_json::json!({"name": format!("C{i}")}))
+            })
             .collect();
         let summary = w.poll(id).await;
         assert_eq!(summary.outcome, PollOutcome::Polled, "{summary:?}");
@@ -84,7 +114,12 @@ async fn a_thousand_changes_across_pages_arrive_once_each() {
         assert_eq!(seen, ids);
         assert_eq!(summary.resources["customers"].notifications, 101);
         // The client followed $next over 6 pages of 200.
-        let pages = w.sim.requests().iter().filter(|r| r.path == "/contacts" && !r.query.iter().any(|(k, _)| k == "deleted_since")).count();
+        let pages = w
+            .sim
+            .requests()
+            .iter()
+            .filter(|r| r.path == "/contacts" && !r.query.iter().any(|(k, _)| k == "deleted_since"))
+            .count();
         assert!(pages >= 6, "{pages} list requests");
     })
     .await;
@@ -99,10 +134,18 @@ async fn a_change_in_the_boundary_second_is_not_missed() {
         // Written in the same second as the watermark, but just before it: a strict `>`
         // on whole seconds (or no lookback) would lose it.
         let at = watermark - ChronoDuration::milliseconds(1);
-        let late = w.sim.create_at("contacts", serde_json::json!({"name": "Late commit"}), at);
+        let late = w
+            .sim
+            .create_at("contacts", serde_json::json!({"name": "Late commit"}), at);
         w.poll(id).await;
         let events = w.drain_events().await;
-        assert_eq!(events.iter().map(|e| e.object_id.clone()).collect::<Vec<_>>(), vec![late]);
+        assert_eq!(
+            events
+                .iter()
+                .map(|e| e.object_id.clone())
+                .collect::<Vec<_>>(),
+            vec![late]
+        );
     })
     .await;
 }
@@ -113,7 +156,10 @@ async fn failures_mid_pagination_keep_the_watermark_and_the_next_poll_delivers_e
         let id = w.register().await;
         w.sim.advance(ChronoDuration::seconds(1));
         let ids: HashSet<String> = (0..450)
-            .map(|i| w.sim.create("contacts", serde_json::json!({"name": format!("C{i}")})))
+            .map(|i| {
+                w.sim
+                    .create("contacts", serde_json::json!({"name": format!("C{i}")}))
+            })
             .collect();
         let before = w.watermark(id).await;
         for fault in [
@@ -121,11 +167,20 @@ async fn failures_mid_pagination_keep_the_watermark_and_the_next_poll_delivers_e
             Fault::RateLimited { retry_after: None },
             Fault::Slow(Duration::from_secs(3)),
         ] {
-            w.sim.inject(FaultRule::new(fault.clone(), FaultTarget::Page(2), 50));
+            w.sim
+                .inject(FaultRule::new(fault.clone(), FaultTarget::Page(2), 50));
             let summary = w.poll(id).await;
-            assert_eq!(summary.outcome, PollOutcome::PartiallyFailed, "{fault:?}: {summary:?}");
+            assert_eq!(
+                summary.outcome,
+                PollOutcome::PartiallyFailed,
+                "{fault:?}: {summary:?}"
+            );
             assert!(summary.resources["customers"].error.is_some());
-            assert_eq!(w.watermark(id).await, before, "{fault:?}: watermark must not move");
+            assert_eq!(
+                w.watermark(id).await,
+                before,
+                "{fault:?}: watermark must not move"
+            );
             let record = w.instance(id).await;
             assert!(record.poll.last_error.is_some());
             w.sim.clear_faults();
@@ -139,9 +194,15 @@ async fn failures_mid_pagination_keep_the_watermark_and_the_next_poll_delivers_e
         // Page 1 was enqueued by each failed attempt too: duplicates carry the same ids.
         let mut by_object: std::collections::HashMap<String, HashSet<String>> = Default::default();
         for e in &events {
-            by_object.entry(e.object_id.clone()).or_default().insert(e.event_id.clone());
+            by_object
+                .entry(e.object_id.clone())
+                .or_default()
+                .insert(e.event_id.clone());
         }
-        assert!(by_object.values().all(|ids| ids.len() == 1), "a re-sent change keeps its event id");
+        assert!(
+            by_object.values().all(|ids| ids.len() == 1),
+            "a re-sent change keeps its event id"
+        );
     })
     .await;
 }
@@ -151,7 +212,9 @@ async fn a_crash_between_enqueue_and_watermark_loses_nothing() {
     each_backend(async |w: World| {
         let id = w.register().await;
         w.sim.advance(ChronoDuration::seconds(1));
-        let created = w.sim.create("contacts", serde_json::json!({"name": "Crash test"}));
+        let created = w
+            .sim
+            .create("contacts", serde_json::json!({"name": "Crash test"}));
         w.fail_next_watermark_write();
         let summary = w.poll(id).await;
         assert_eq!(summary.outcome, PollOutcome::PartiallyFailed, "{summary:?}");
@@ -162,7 +225,10 @@ async fn a_crash_between_enqueue_and_watermark_loses_nothing() {
         let second = w.drain_events().await;
         assert_eq!(second.len(), 1, "re-sent after the crash");
         assert_eq!(first[0].object_id, created);
-        assert_eq!(first[0].event_id, second[0].event_id, "same event id: receivers de-duplicate");
+        assert_eq!(
+            first[0].event_id, second[0].event_id,
+            "same event id: receivers de-duplicate"
+        );
         assert_eq!(first[0].notification_id, second[0].notification_id);
     })
     .await;
@@ -178,9 +244,16 @@ async fn a_rotated_refresh_token_is_persisted_before_it_is_used() {
         let summary = w.poll(id).await;
         assert_eq!(summary.outcome, PollOutcome::Polled, "{summary:?}");
         let after = w.secret_tokens(id).await;
-        assert_ne!(before.refresh_token, after.refresh_token, "the rotated token is stored");
+        assert_ne!(
+            before.refresh_token, after.refresh_token,
+            "the rotated token is stored"
+        );
         let log = w.sim.requests();
-        assert_eq!(log.first().map(|r| r.path.as_str()), Some("/token"), "refresh first");
+        assert_eq!(
+            log.first().map(|r| r.path.as_str()),
+            Some("/token"),
+            "refresh first"
+        );
 
         // When storing the rotated token fails, the new access token is never used.
         w.fail_next_secret_write();
@@ -188,14 +261,22 @@ async fn a_rotated_refresh_token_is_persisted_before_it_is_used() {
         let summary = w.poll(id).await;
         assert_eq!(summary.outcome, PollOutcome::Failed, "{summary:?}");
         let log = w.sim.requests();
-        assert!(log.iter().all(|r| r.path == "/token"), "no API call with an unsaved token: {log:?}");
+        assert!(
+            log.iter().all(|r| r.path == "/token"),
+            "no API call with an unsaved token: {log:?}"
+        );
         // The stored (old) refresh token is dead at Sage now, as Sage rotates on use:
         // the next poll finds out and marks the instance for re-authorization.
         let summary = w.poll(id).await;
         assert_eq!(summary.outcome, PollOutcome::Invalid, "{summary:?}");
         let record = w.instance(id).await;
         assert!(!record.valid);
-        assert!(record.invalid_reason.unwrap_or_default().contains("re-authorize"));
+        assert!(
+            record
+                .invalid_reason
+                .unwrap_or_default()
+                .contains("re-authorize")
+        );
         // And it is not polled again until re-authorized.
         w.sim.clear_requests();
         let summary = w.poll(id).await;
@@ -209,7 +290,11 @@ async fn a_rotated_refresh_token_is_persisted_before_it_is_used() {
 async fn two_concurrent_invocations_poll_once() {
     each_backend(async |w: World| {
         let id = w.register().await;
-        w.sim.inject(FaultRule::new(Fault::Slow(Duration::from_millis(1500)), FaultTarget::Path("/contacts".into()), 1));
+        w.sim.inject(FaultRule::new(
+            Fault::Slow(Duration::from_millis(1500)),
+            FaultTarget::Path("/contacts".into()),
+            1,
+        ));
         let (a, b) = tokio::join!(w.poll_as(id, "invocation-a"), w.poll_as(id, "invocation-b"));
         let outcomes = [a.outcome.clone(), b.outcome.clone()];
         assert!(outcomes.contains(&PollOutcome::Polled), "{outcomes:?}");
@@ -223,14 +308,22 @@ async fn two_concurrent_invocations_poll_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_grant_marks_the_instance_invalid() {
     each_backend(async |w: World| {
-        let id = w.register_with_token_ttl(Duration::from_secs(3600)).await;
+        let id = w.register().await;
         w.revoke_at_sage(id).await;
         let summary = w.poll(id).await;
         assert_eq!(summary.outcome, PollOutcome::Invalid, "{summary:?}");
         let record = w.instance(id).await;
         assert!(!record.valid);
-        let token_calls = w.sim.requests().iter().filter(|r| r.path == "/token").count();
-        assert!(token_calls <= 2, "no retry loop on invalid_grant ({token_calls} token calls)");
+        let token_calls = w
+            .sim
+            .requests()
+            .iter()
+            .filter(|r| r.path == "/token")
+            .count();
+        assert!(
+            token_calls <= 2,
+            "no retry loop on invalid_grant ({token_calls} token calls)"
+        );
     })
     .await;
 }
