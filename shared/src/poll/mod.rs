@@ -539,3 +539,36 @@ fn read_change(
         version: updated_text,
     })
 }
+
+/// The poller's input: `{"instanceId": 42}` as sent by the EventBridge Scheduler schedule
+/// (and by "poll now"). A string id (`"42"`) is accepted too: hand-made test events and
+/// some tools quote numbers.
+pub fn instance_id_from_input(input: &serde_json::Value) -> Result<u64, String> {
+    let value = input
+        .get("instanceId")
+        .ok_or_else(|| "input has no instanceId (expected {\"instanceId\": <id>})".to_owned())?;
+    let id = match value {
+        serde_json::Value::Number(n) => n.as_u64(),
+        serde_json::Value::String(s) => s.trim().parse::<u64>().ok(),
+        _ => None,
+    };
+    id.filter(|id| *id > 0)
+        .ok_or_else(|| format!("instanceId must be a positive integer, got {value}"))
+}
+
+#[cfg(test)]
+mod input_tests {
+    use super::instance_id_from_input;
+    use serde_json::json;
+
+    #[test]
+    fn reads_the_schedule_input() {
+        assert_eq!(instance_id_from_input(&json!({"instanceId": 42})), Ok(42));
+        assert_eq!(instance_id_from_input(&json!({"instanceId": "42"})), Ok(42));
+        assert!(instance_id_from_input(&json!({})).is_err());
+        assert!(instance_id_from_input(&json!({"instanceId": 0})).is_err());
+        assert!(instance_id_from_input(&json!({"instanceId": -1})).is_err());
+        assert!(instance_id_from_input(&json!({"instanceId": "x"})).is_err());
+        assert!(instance_id_from_input(&json!({"instanceId": 1.5})).is_err());
+    }
+}
