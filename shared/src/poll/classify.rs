@@ -37,46 +37,71 @@ pub fn classify(
     EventType::Updated
 }
 
+/// Most versions one watermark remembers. A DynamoDB item holds at most 400 KB and each
+/// stored entry takes about 28 bytes; past this bound the oldest are forgotten, which can
+/// only cause a duplicate (same event id, de-duplicated downstream), never a loss.
+pub const MAX_SEEN: usize = 8_000;
+
 /// Version keys already emitted, each with the change time that bounds its life.
 #[derive(Debug, Default)]
 pub struct SeenSet {
-    keys: HashSet<String>,
+    keys: HashSet<u64>,
     /// (change time in epoch seconds, key) for everything emitted or carried over.
-    entries: Vec<(i64, String)>,
+    entries: Vec<(i64, u64)>,
 }
 
 impl SeenSet {
-    /// Load from the watermark's stored form (`"<epoch seconds>:<key>"`).
+    /// Load from the watermark's stored form (`"<epoch seconds>:<16 hex>"`).
     pub fn from_stored(stored: &[String]) -> Self {
         let mut set = SeenSet::default();
         for entry in stored {
             if let Some((time, key)) = entry.split_once(':')
-                && let Ok(time) = time.parse::<i64>()
+                && let (Ok(time), Ok(key)) = (time.parse::<i64>(), u64::from_str_radix(key, 16))
             {
-                set.insert_key(time, key.to_owned());
+                set.insert_key(time, key);
             }
         }
         set
     }
 
-    /// The compact key of one version of one record.
-    pub fn key(resource: &str, object_id: &str, version: &str) -> String {
-        let digest = Sha256::digest(format!("{resource}\u{1f}{object_id}\u{1f}{version}"));
-        digest[..12].iter().map(|b| format!("{b:02x}")).collect()
+    /// The compact key of one version of one record: 64 bits of SHA-256, so a collision
+    /// (which would drop one event) is out of reach for the few thousand versions a
+    /// watermark remembers.
+    pub fn key(resource: &str, object_id: &str, version: &str) -> u64 {
+        let mut hash = Sha256::new();
+        for part in [resource, object_id, version] {
+            hash.update((part.len() as u64).to_be_bytes());
+            hash.update(part.as_bytes());
+        }
+        let digest = hash.finalize();
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        u64::from_be_bytes(first)
     }
 
-    pub fn contains(&self, key: &str) -> bool {
-        self.keys.contains(key)
+    pub fn contains(&self, key: u64) -> bool {
+        self.keys.contains(&key)
     }
 
-    pub fn insert(&mut self, at: DateTime<Utc>, key: String) {
+    pub fn insert(&mut self, at: DateTime<Utc>, key: u64) {
         self.insert_key(at.timestamp(), key);
     }
 
-    fn insert_key(&mut self, time: i64, key: String) {
-        if self.keys.insert(key.clone()) {
+    fn insert_key(&mut self, time: i64, key: u64) {
+        if self.keys.insert(key) {
             self.entries.push((time, key));
+            // Keep memory bounded whatever the number of changes: compact to the newest
+            // MAX_SEEN once twice as many have piled up (amortised O(1) per insert).
+            if self.entries.len() >= 2 * MAX_SEEN {
+                self.compact();
+            }
         }
+    }
+
+    fn compact(&mut self) {
+        self.entries.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        self.entries.truncate(MAX_SEEN);
+        self.keys = self.entries.iter().map(|(_, k)| *k).collect();
     }
 
     pub fn len(&self) -> usize {
@@ -87,14 +112,19 @@ impl SeenSet {
         self.entries.is_empty()
     }
 
-    /// The stored form, keeping only keys whose change time is at or after `keep_from`
-    /// (the next poll's lower bound): older ones can no longer come back.
+    /// The stored form: keys whose change time is at or after `keep_from` (the next
+    /// poll's lower bound; older ones cannot come back), the newest [`MAX_SEEN`] at most.
     pub fn to_stored(&self, keep_from: DateTime<Utc>) -> Vec<String> {
         let cutoff = keep_from.timestamp() - 1;
-        self.entries
+        let mut kept: Vec<&(i64, u64)> = self
+            .entries
             .iter()
             .filter(|(time, _)| *time >= cutoff)
-            .map(|(time, key)| format!("{time}:{key}"))
+            .collect();
+        kept.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        kept.truncate(MAX_SEEN);
+        kept.iter()
+            .map(|(time, key)| format!("{time}:{key:016x}"))
             .collect()
     }
 }
@@ -149,14 +179,31 @@ mod tests {
         let mut seen = SeenSet::default();
         let old = SeenSet::key("customers", "a", "v1");
         let new = SeenSet::key("customers", "b", "v1");
-        seen.insert(t(0), old.clone());
-        seen.insert(t(100), new.clone());
-        seen.insert(t(100), new.clone());
+        seen.insert(t(0), old);
+        seen.insert(t(100), new);
+        seen.insert(t(100), new);
         assert_eq!(seen.len(), 2);
         let stored = seen.to_stored(t(50));
         let back = SeenSet::from_stored(&stored);
-        assert!(back.contains(&new));
-        assert!(!back.contains(&old));
+        assert!(back.contains(new));
+        assert!(!back.contains(old));
+    }
+
+    #[test]
+    fn seen_set_is_bounded_and_keeps_the_newest() {
+        let mut seen = SeenSet::default();
+        for i in 0..(3 * MAX_SEEN as i64) {
+            seen.insert(t(i), SeenSet::key("r", &i.to_string(), "v"));
+        }
+        assert!(seen.len() < 2 * MAX_SEEN);
+        let newest = SeenSet::key("r", &(3 * MAX_SEEN as i64 - 1).to_string(), "v");
+        assert!(seen.contains(newest));
+        assert!(!seen.contains(SeenSet::key("r", "0", "v")));
+        let stored = seen.to_stored(t(0));
+        assert_eq!(stored.len(), MAX_SEEN);
+        // Fits a DynamoDB item (400 KB) with room to spare.
+        let bytes: usize = stored.iter().map(|s| s.len() + 4).sum();
+        assert!(bytes < 300 * 1024, "{bytes} bytes");
     }
 
     #[test]

@@ -26,7 +26,7 @@ use crate::ports::{
     EventQueue, InstanceRecord, InstanceStore, LeaseStore, OutgoingMessage, PollError, PortError,
     ResourcePollStats, SecretStore, Watermark, WatermarkStore,
 };
-use crate::sage::{AppCredentials, SageClient, SageError, SageSession};
+use crate::sage::{AppCredentials, Page, PageCursor, SageClient, SageError, SageSession};
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use classify::{SeenSet, classify};
 use serde::Serialize;
@@ -367,8 +367,8 @@ async fn poll_resource(
     };
 
     let request = &resource.request;
-    let mut cursor = session.list(&request.endpoint, &request.query_for(lower));
-    while let Some(page) = cursor.next_page().await? {
+    let mut pages = prefetch(session.list(&request.endpoint, &request.query_for(lower)));
+    while let Some(page) = pages.recv().await.transpose()? {
         for item in page.items {
             stats.fetched += 1;
             let Some(change) = read_change(resource, &item, poll_date) else {
@@ -380,7 +380,7 @@ async fn poll_resource(
                 continue;
             }
             let key = SeenSet::key(&resource.name, &change.id, &change.version);
-            if seen.contains(&key) {
+            if seen.contains(key) {
                 continue;
             }
             let event_type = classify(
@@ -413,8 +413,8 @@ async fn poll_resource(
     if let Some(query) = request.deleted_query_for(lower - Duration::seconds(1)) {
         // `deleted_since` is exclusive: start one second lower so a deletion in the
         // boundary second is not missed; the seen set drops the repeat.
-        let mut cursor = session.list(&request.endpoint, &query);
-        while let Some(page) = cursor.next_page().await? {
+        let mut pages = prefetch(session.list(&request.endpoint, &query));
+        while let Some(page) = pages.recv().await.transpose()? {
             for item in page.items {
                 stats.fetched += 1;
                 let Some(id) = id_of(&item, "id") else {
@@ -431,7 +431,7 @@ async fn poll_resource(
                     .unwrap_or(poll_date);
                 let version = format!("deleted:{}", deleted_text.unwrap_or_default());
                 let key = SeenSet::key(&resource.name, &id, &version);
-                if seen.contains(&key) {
+                if seen.contains(key) {
                     continue;
                 }
                 seen.insert(deleted_at, key);
@@ -474,6 +474,25 @@ async fn poll_resource(
         tracing::warn!(instance_id = record.id, resource = %resource.name, "watermark is newer than this poll (stale invocation); left as is");
     }
     Ok(())
+}
+
+/// Read pages one ahead: the next page downloads while this one is classified and
+/// enqueued, so a poll takes about as long as the download alone. Memory stays bounded:
+/// at most the page being processed, one page in the channel and one being read.
+fn prefetch(mut cursor: PageCursor) -> tokio::sync::mpsc::Receiver<Result<Page, SageError>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    tokio::spawn(async move {
+        loop {
+            let next = cursor.next_page().await;
+            let done = !matches!(next, Ok(Some(_)));
+            let Some(item) = next.transpose() else { break };
+            // The receiver is gone when the poll stopped early: stop reading.
+            if tx.send(item).await.is_err() || done {
+                break;
+            }
+        }
+    });
+    rx
 }
 
 /// Where a resource without a stored watermark starts: the configured backfill start,

@@ -6,14 +6,19 @@
 
 mod delivery;
 mod measure;
+mod poll;
 
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("delivery") => delivery::run(&args[1..]).await,
+        Some("poll") => poll::run(&args[1..]).await,
+        Some("sim-server") => poll::sim_server(&args[1..]).await,
         _ => {
-            eprintln!("usage: sage-events-bench delivery [--notifications N] [--latency-ms MS]");
+            eprintln!(
+                "usage: sage-events-bench delivery [--notifications N] [--latency-ms MS] | poll [--records N]"
+            );
             std::process::exit(2);
         }
     };
