@@ -99,7 +99,8 @@ impl SeenSet {
     }
 
     fn compact(&mut self) {
-        self.entries.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        self.entries
+            .sort_unstable_by_key(|entry| std::cmp::Reverse(entry.0));
         self.entries.truncate(MAX_SEEN);
         self.keys = self.entries.iter().map(|(_, k)| *k).collect();
     }
@@ -121,7 +122,7 @@ impl SeenSet {
             .iter()
             .filter(|(time, _)| *time >= cutoff)
             .collect();
-        kept.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        kept.sort_unstable_by_key(|entry| std::cmp::Reverse(entry.0));
         kept.truncate(MAX_SEEN);
         kept.iter()
             .map(|(time, key)| format!("{time}:{key:016x}"))
