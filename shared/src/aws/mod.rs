@@ -17,12 +17,14 @@
 
 pub mod dynamo;
 mod error;
+mod lambda_trigger;
 mod scheduler;
 mod secrets;
 mod settings;
 mod sqs;
 
 pub use dynamo::{DynamoInstanceStore, DynamoLeaseStore, DynamoWatermarkStore};
+pub use lambda_trigger::{LambdaPollTrigger, read_secret_string};
 pub use scheduler::{EventBridgePollScheduler, schedule_name};
 pub use secrets::SecretsManagerStore;
 pub use settings::{AwsSettings, AwsSettingsError, DEFAULT_SECRET_PREFIX};
