@@ -1,7 +1,7 @@
 //! The secret document stored per instance, and the token store the Sage client uses.
 
 use crate::ports::{PortError, SecretStore};
-use crate::sage::{TokenSet, TokenStore, TokenStoreError};
+use crate::sage::{AppCredentials, TokenSet, TokenStore, TokenStoreError};
 use crate::secret::{Secret, exposed};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -28,6 +28,28 @@ pub struct InstanceSecrets {
 }
 
 impl InstanceSecrets {
+    /// The document of a newly authorized instance.
+    pub fn new(credentials: &AppCredentials, tokens: TokenSet, signature_key: Secret) -> Self {
+        InstanceSecrets {
+            client_id: credentials.client_id.clone(),
+            client_secret: credentials.client_secret.clone(),
+            redirect_uri: credentials.redirect_uri.clone(),
+            tokens,
+            signature_key,
+            signature_secret: None,
+            apim_subscription_key: None,
+        }
+    }
+
+    /// The app credentials Sage knows this instance's tokens by.
+    pub fn credentials(&self) -> AppCredentials {
+        AppCredentials {
+            client_id: self.client_id.clone(),
+            client_secret: self.client_secret.clone(),
+            redirect_uri: self.redirect_uri.clone(),
+        }
+    }
+
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("instance secrets serialize")
     }

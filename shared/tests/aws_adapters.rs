@@ -5,6 +5,7 @@
 //! so, without it.
 #![cfg(all(feature = "aws", feature = "contract-tests"))]
 
+#[allow(dead_code)]
 mod support;
 
 use aws_sdk_dynamodb::types::AttributeValue;

@@ -2,6 +2,9 @@
 //! receiver → ack / retry with backoff / dead-letter, on the embedded adapters.
 #![cfg(feature = "embedded")]
 
+#[allow(dead_code)]
+mod support;
+
 use callback_receiver::{Receiver, Reply};
 use chrono::{TimeZone, Utc};
 use sage_events_core::clock::{Clock, ManualClock};
@@ -11,11 +14,7 @@ use sage_events_core::delivery::service::{
 };
 use sage_events_core::embedded::{EmbeddedStore, SecretKey};
 use sage_events_core::event::{ChangeEvent, EventType, InstanceRef, build_notifications};
-use sage_events_core::instance_secrets::InstanceSecrets;
-use sage_events_core::ports::{
-    EventQueue, InstanceRecord, InstanceStore, OutgoingMessage, QueueConsumer, SecretStore,
-};
-use sage_events_core::sage::TokenSet;
+use sage_events_core::ports::{EventQueue, InstanceStore, OutgoingMessage, QueueConsumer};
 use sage_events_core::secret::Secret;
 use sage_events_core::ssrf::AddressPolicy;
 use std::sync::Arc;
@@ -63,45 +62,7 @@ fn base64_of(bytes: &[u8]) -> String {
 }
 
 async fn add_instance(world: &World, callback: &str) -> u64 {
-    let instances: &dyn InstanceStore = &world.store;
-    let secrets: &dyn SecretStore = &world.store;
-    let id = instances.next_id().await.unwrap();
-    let now = world.clock.now();
-    let record = InstanceRecord {
-        id,
-        organization: "org".into(),
-        name: format!("instance {id}"),
-        tags: vec![],
-        token_hash: String::new(),
-        configuration: serde_json::json!({ "event.notification.callback.url": callback }),
-        events_enabled: true,
-        disabled: false,
-        valid: true,
-        invalid_reason: None,
-        created_at: now,
-        updated_at: now,
-        poll: Default::default(),
-        delivery: Default::default(),
-    };
-    instances.create(&record).await.unwrap();
-    let doc = InstanceSecrets {
-        client_id: "cid".into(),
-        client_secret: Secret::new("csecret"),
-        redirect_uri: "https://app.example/cb".into(),
-        tokens: TokenSet {
-            access_token: Secret::new("a"),
-            access_expires_at: now,
-            refresh_token: Secret::new("r"),
-            refresh_expires_at: now,
-            scope: None,
-            requested_by_id: None,
-        },
-        signature_key: key_for(id),
-        signature_secret: None,
-        apim_subscription_key: None,
-    };
-    secrets.create(id, &doc.to_json()).await.unwrap();
-    id
+    support::fixtures::instance_with_callback(&world.store, &world.store, callback, key_for).await
 }
 
 async fn enqueue(world: &World, instance: u64, objects: usize) -> Vec<String> {

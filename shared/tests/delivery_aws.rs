@@ -15,11 +15,7 @@ use sage_events_core::delivery::service::{
     Deliverer, DeliveryDeps, DeliverySettings, Disposition, settle,
 };
 use sage_events_core::event::{ChangeEvent, EventType, InstanceRef, build_notifications};
-use sage_events_core::instance_secrets::InstanceSecrets;
-use sage_events_core::ports::{
-    EventQueue, InstanceRecord, InstanceStore, OutgoingMessage, QueueConsumer, SecretStore,
-};
-use sage_events_core::sage::TokenSet;
+use sage_events_core::ports::{EventQueue, InstanceStore, OutgoingMessage, QueueConsumer};
 use sage_events_core::secret::Secret;
 use sage_events_core::ssrf::AddressPolicy;
 use std::sync::Arc;
@@ -83,45 +79,13 @@ fn key_for(id: u64) -> Secret {
 }
 
 async fn add_instance(w: &World, callback: &str) -> u64 {
-    let id = w.instances.next_id().await.unwrap();
-    let now = Utc::now();
-    w.instances
-        .create(&InstanceRecord {
-            id,
-            organization: "org".into(),
-            name: format!("instance {id}"),
-            tags: vec!["t".into()],
-            token_hash: String::new(),
-            configuration: serde_json::json!({ "event.notification.callback.url": callback }),
-            events_enabled: true,
-            disabled: false,
-            valid: true,
-            invalid_reason: None,
-            created_at: now,
-            updated_at: now,
-            poll: Default::default(),
-            delivery: Default::default(),
-        })
-        .await
-        .unwrap();
-    let doc = InstanceSecrets {
-        client_id: "cid".into(),
-        client_secret: Secret::new("csecret"),
-        redirect_uri: "https://app.example/cb".into(),
-        tokens: TokenSet {
-            access_token: Secret::new("a"),
-            access_expires_at: now,
-            refresh_token: Secret::new("r"),
-            refresh_expires_at: now,
-            scope: None,
-            requested_by_id: None,
-        },
-        signature_key: key_for(id),
-        signature_secret: None,
-        apim_subscription_key: None,
-    };
-    w.secrets.create(id, &doc.to_json()).await.unwrap();
-    id
+    support::fixtures::instance_with_callback(
+        w.instances.as_ref(),
+        w.secrets.as_ref(),
+        callback,
+        key_for,
+    )
+    .await
 }
 
 async fn enqueue(w: &World, instance: u64) -> String {

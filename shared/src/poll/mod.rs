@@ -26,7 +26,7 @@ use crate::ports::{
     EventQueue, InstanceRecord, InstanceStore, LeaseStore, OutgoingMessage, PollError, PortError,
     ResourcePollStats, SecretStore, Watermark, WatermarkStore,
 };
-use crate::sage::{AppCredentials, Page, PageCursor, SageClient, SageError, SageSession};
+use crate::sage::{Page, PageCursor, SageClient, SageError, SageSession};
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use classify::{SeenSet, classify};
 use serde::Serialize;
@@ -241,11 +241,7 @@ async fn poll_leased(
         .await?
         .ok_or_else(|| PollFailure::Config(format!("instance {} has no secret", record.id)))?;
     let secrets = InstanceSecrets::from_json(&document)?;
-    let credentials = AppCredentials {
-        client_id: secrets.client_id.clone(),
-        client_secret: secrets.client_secret.clone(),
-        redirect_uri: secrets.redirect_uri.clone(),
-    };
+    let credentials = secrets.credentials();
     let business = record
         .configuration
         .get("sage.business.id")

@@ -32,6 +32,35 @@ pub struct InstanceRecord {
     pub delivery: DeliveryStatus,
 }
 
+impl InstanceRecord {
+    /// A new, enabled and valid instance with events on, created `now`, with no poll or
+    /// delivery history yet.
+    pub fn new(
+        id: u64,
+        organization: impl Into<String>,
+        name: impl Into<String>,
+        configuration: serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> Self {
+        InstanceRecord {
+            id,
+            organization: organization.into(),
+            name: name.into(),
+            tags: Vec::new(),
+            token_hash: String::new(),
+            configuration,
+            events_enabled: true,
+            disabled: false,
+            valid: true,
+            invalid_reason: None,
+            created_at: now,
+            updated_at: now,
+            poll: PollStatus::default(),
+            delivery: DeliveryStatus::default(),
+        }
+    }
+}
+
 /// The outcome of the last polls, shown by `GET /instances/{id}`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

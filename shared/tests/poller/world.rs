@@ -168,33 +168,15 @@ impl World {
             .expect("code exchange");
         let id = self.instances.next_id().await.expect("id");
         let now = Utc::now();
-        let record = InstanceRecord {
-            id,
-            organization: "org".into(),
-            name: request.name.clone(),
-            tags: request.tags.clone(),
-            token_hash: String::new(),
-            configuration: serde_json::Value::Object(
-                request.configuration.to_response_configuration(),
-            ),
-            events_enabled: true,
-            disabled: false,
-            valid: true,
-            invalid_reason: None,
-            created_at: now,
-            updated_at: now,
-            poll: Default::default(),
-            delivery: Default::default(),
-        };
-        let doc = InstanceSecrets {
-            client_id: sage_sim::DEFAULT_CLIENT_ID.into(),
-            client_secret: Secret::new(sage_sim::DEFAULT_CLIENT_SECRET),
-            redirect_uri: REDIRECT_URI.into(),
+        let configuration =
+            serde_json::Value::Object(request.configuration.to_response_configuration());
+        let mut record = InstanceRecord::new(id, "org", request.name.clone(), configuration, now);
+        record.tags = request.tags.clone();
+        let doc = InstanceSecrets::new(
+            &Self::credentials(),
             tokens,
-            signature_key: Secret::new("whsec_dGVzdC1rZXktdGVzdC1rZXktdGVzdC1rZXk="),
-            signature_secret: None,
-            apim_subscription_key: None,
-        };
+            Secret::new("whsec_dGVzdC1rZXktdGVzdC1rZXktdGVzdC1rZXk="),
+        );
         self.secrets
             .create(id, &doc.to_json())
             .await

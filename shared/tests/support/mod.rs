@@ -1,4 +1,6 @@
-//! Test support for the adapter suites.
+//! Test support shared by the integration suites.
 
 pub mod fake_sqs;
+pub mod fixtures;
+#[cfg(feature = "aws")]
 pub mod moto;

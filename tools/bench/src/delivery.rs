@@ -15,7 +15,7 @@ use sage_events_core::instance_secrets::InstanceSecrets;
 use sage_events_core::ports::{
     EventQueue, InstanceRecord, InstanceStore, OutgoingMessage, QueueConsumer, SecretStore,
 };
-use sage_events_core::sage::TokenSet;
+use sage_events_core::sage::{AppCredentials, TokenSet};
 use sage_events_core::secret::Secret;
 use sage_events_core::ssrf::AddressPolicy;
 use std::sync::Arc;
@@ -126,41 +126,32 @@ async fn setup_instance(store: &EmbeddedStore, url: &str, key: Secret) -> Result
     let secrets: &dyn SecretStore = store;
     let id = instances.next_id().await.map_err(|e| e.to_string())?;
     let now = chrono::Utc::now();
+    let configuration = serde_json::json!({ "event.notification.callback.url": url });
     instances
-        .create(&InstanceRecord {
+        .create(&InstanceRecord::new(
             id,
-            organization: "bench".into(),
-            name: "bench".into(),
-            tags: vec![],
-            token_hash: String::new(),
-            configuration: serde_json::json!({ "event.notification.callback.url": url }),
-            events_enabled: true,
-            disabled: false,
-            valid: true,
-            invalid_reason: None,
-            created_at: now,
-            updated_at: now,
-            poll: Default::default(),
-            delivery: Default::default(),
-        })
+            "bench",
+            "bench",
+            configuration,
+            now,
+        ))
         .await
         .map_err(|e| e.to_string())?;
-    let doc = InstanceSecrets {
+    // Delivery never calls Sage: the tokens only have to be well-formed.
+    let tokens = TokenSet {
+        access_token: Secret::new("unused"),
+        access_expires_at: now,
+        refresh_token: Secret::new("unused"),
+        refresh_expires_at: now,
+        scope: None,
+        requested_by_id: None,
+    };
+    let credentials = AppCredentials {
         client_id: "bench".into(),
         client_secret: Secret::new("bench"),
         redirect_uri: "https://bench.example".into(),
-        tokens: TokenSet {
-            access_token: Secret::new("a"),
-            access_expires_at: now,
-            refresh_token: Secret::new("r"),
-            refresh_expires_at: now,
-            scope: None,
-            requested_by_id: None,
-        },
-        signature_key: key,
-        signature_secret: None,
-        apim_subscription_key: None,
     };
+    let doc = InstanceSecrets::new(&credentials, tokens, key);
     secrets
         .create(id, &doc.to_json())
         .await

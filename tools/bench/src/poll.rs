@@ -153,95 +153,20 @@ fn poller_configuration() -> serde_json::Value {
 
 async fn run_once(records: usize) -> Result<Run, String> {
     let sim = spawn_sim(records)?;
-    let client = SageClient::new(
-        SageEndpoints {
-            api_url: sim.api.parse().map_err(|e| format!("{e}"))?,
-            token_url: sim.token.parse().map_err(|e| format!("{e}"))?,
-            revoke_url: sim.revoke.parse().map_err(|e| format!("{e}"))?,
-        },
-        ClientSettings::default(),
-        Arc::new(SystemClock),
-    )
-    .map_err(|e| e.to_string())?;
-    let creds = AppCredentials {
-        client_id: sage_sim::DEFAULT_CLIENT_ID.into(),
-        client_secret: Secret::new(sage_sim::DEFAULT_CLIENT_SECRET),
-        redirect_uri: REDIRECT.into(),
-    };
+    let (client, creds) = client_for(&sim.api, &sim.token, &sim.revoke)?;
     let tokens = client
         .exchange_code(&creds, &Secret::new(sim.code.clone()))
         .await
         .map_err(|e| e.to_string())?;
 
-    let store = Arc::new(
-        EmbeddedStore::open_in_memory(
-            SecretKey::generate().map_err(|e| e.to_string())?,
-            Arc::new(SystemClock),
-        )
-        .map_err(|e| e.to_string())?,
-    );
-    let request = parse_instance_request(
-        poller_configuration().to_string().as_bytes(),
-        &ValidationOptions::default(),
-    )
-    .map_err(|e| e.to_string())?;
-    let instances: &dyn InstanceStore = store.as_ref();
-    let id = instances.next_id().await.map_err(|e| e.to_string())?;
     // Registered an hour ago: every seeded record is a change to report.
     let start = Utc::now() - ChronoDuration::hours(1);
-    instances
-        .create(&InstanceRecord {
-            id,
-            organization: "bench".into(),
-            name: "bench".into(),
-            tags: vec![],
-            token_hash: String::new(),
-            configuration: serde_json::Value::Object(
-                request.configuration.to_response_configuration(),
-            ),
-            events_enabled: true,
-            disabled: false,
-            valid: true,
-            invalid_reason: None,
-            created_at: start,
-            updated_at: start,
-            poll: Default::default(),
-            delivery: Default::default(),
-        })
-        .await
-        .map_err(|e| e.to_string())?;
-    let doc = InstanceSecrets {
-        client_id: creds.client_id.clone(),
-        client_secret: creds.client_secret.clone(),
-        redirect_uri: REDIRECT.into(),
-        tokens,
-        signature_key: Secret::new("whsec_YmVuY2g="),
-        signature_secret: None,
-        apim_subscription_key: None,
-    };
-    let secrets: &dyn SecretStore = store.as_ref();
-    secrets
-        .create(id, &doc.to_json())
-        .await
-        .map_err(|e| e.to_string())?;
-    let watermarks: &dyn WatermarkStore = store.as_ref();
-    watermarks
-        .advance(
-            id,
-            "contacts",
-            &Watermark {
-                at: start,
-                seen: vec![],
-            },
-        )
-        .await
-        .map_err(|e| e.to_string())?;
+    let (store, id, configuration) = register(&creds, tokens, start).await?;
 
     // Bare download: the same pages, the same client and query, nothing done with them.
-    let resources = sage_events_core::poller_config::resources_from_stored_configuration(
-        &serde_json::Value::Object(request.configuration.to_response_configuration()),
-    )
-    .map_err(|e| e.to_string())?;
+    let resources =
+        sage_events_core::poller_config::resources_from_stored_configuration(&configuration)
+            .map_err(|e| e.to_string())?;
     let query = resources[0].request.query_for(start);
     let session = client.session(
         creds.clone(),
@@ -294,76 +219,13 @@ async fn idle_poll_requests() -> Result<Vec<String>, String> {
     let sim = sage_sim::SageSim::start(sage_sim::SimConfig::default())
         .await
         .map_err(|e| e.to_string())?;
-    let client = SageClient::new(
-        SageEndpoints {
-            api_url: sim.api_url().parse().map_err(|e| format!("{e}"))?,
-            token_url: sim.token_url().parse().map_err(|e| format!("{e}"))?,
-            revoke_url: sim.revoke_url().parse().map_err(|e| format!("{e}"))?,
-        },
-        ClientSettings::default(),
-        Arc::new(SystemClock),
-    )
-    .map_err(|e| e.to_string())?;
-    let creds = AppCredentials {
-        client_id: sage_sim::DEFAULT_CLIENT_ID.into(),
-        client_secret: Secret::new(sage_sim::DEFAULT_CLIENT_SECRET),
-        redirect_uri: REDIRECT.into(),
-    };
+    let (client, creds) = client_for(&sim.api_url(), &sim.token_url(), &sim.revoke_url())?;
     let code = sim.issue_code(sage_sim::DEFAULT_CLIENT_ID, REDIRECT);
     let tokens = client
         .exchange_code(&creds, &Secret::new(code))
         .await
         .map_err(|e| e.to_string())?;
-    let store = Arc::new(
-        EmbeddedStore::open_in_memory(
-            SecretKey::generate().map_err(|e| e.to_string())?,
-            Arc::new(SystemClock),
-        )
-        .map_err(|e| e.to_string())?,
-    );
-    let request = parse_instance_request(
-        poller_configuration().to_string().as_bytes(),
-        &ValidationOptions::default(),
-    )
-    .map_err(|e| e.to_string())?;
-    let instances: &dyn InstanceStore = store.as_ref();
-    let id = instances.next_id().await.map_err(|e| e.to_string())?;
-    let now = Utc::now();
-    instances
-        .create(&InstanceRecord {
-            id,
-            organization: "bench".into(),
-            name: "bench".into(),
-            tags: vec![],
-            token_hash: String::new(),
-            configuration: serde_json::Value::Object(
-                request.configuration.to_response_configuration(),
-            ),
-            events_enabled: true,
-            disabled: false,
-            valid: true,
-            invalid_reason: None,
-            created_at: now,
-            updated_at: now,
-            poll: Default::default(),
-            delivery: Default::default(),
-        })
-        .await
-        .map_err(|e| e.to_string())?;
-    let doc = InstanceSecrets {
-        client_id: creds.client_id.clone(),
-        client_secret: creds.client_secret.clone(),
-        redirect_uri: REDIRECT.into(),
-        tokens,
-        signature_key: Secret::new("whsec_YmVuY2g="),
-        signature_secret: None,
-        apim_subscription_key: None,
-    };
-    let secrets: &dyn SecretStore = store.as_ref();
-    secrets
-        .create(id, &doc.to_json())
-        .await
-        .map_err(|e| e.to_string())?;
+    let (store, id, _) = register(&creds, tokens, Utc::now()).await?;
     let deps = PollerDeps {
         instances: store.clone(),
         watermarks: store.clone(),
@@ -390,6 +252,80 @@ async fn idle_poll_requests() -> Result<Vec<String>, String> {
             format!("{} {}{}", r.method, r.path, filter)
         })
         .collect())
+}
+
+/// An in-memory store with one instance polling `contacts`, registered at `start`
+/// (record, secret document, watermark). Returns the store, the id and the stored
+/// configuration.
+async fn register(
+    creds: &AppCredentials,
+    tokens: sage_events_core::sage::TokenSet,
+    start: chrono::DateTime<Utc>,
+) -> Result<(Arc<EmbeddedStore>, u64, serde_json::Value), String> {
+    let key = SecretKey::generate().map_err(|e| e.to_string())?;
+    let store = Arc::new(
+        EmbeddedStore::open_in_memory(key, Arc::new(SystemClock)).map_err(|e| e.to_string())?,
+    );
+    let body = poller_configuration().to_string();
+    let request = parse_instance_request(body.as_bytes(), &ValidationOptions::default())
+        .map_err(|e| e.to_string())?;
+    let configuration =
+        serde_json::Value::Object(request.configuration.to_response_configuration());
+    let instances: &dyn InstanceStore = store.as_ref();
+    let id = instances.next_id().await.map_err(|e| e.to_string())?;
+    instances
+        .create(&InstanceRecord::new(
+            id,
+            "bench",
+            "bench",
+            configuration.clone(),
+            start,
+        ))
+        .await
+        .map_err(|e| e.to_string())?;
+    let document = InstanceSecrets::new(creds, tokens, Secret::new("whsec_YmVuY2g="));
+    let secrets: &dyn SecretStore = store.as_ref();
+    secrets
+        .create(id, &document.to_json())
+        .await
+        .map_err(|e| e.to_string())?;
+    let watermarks: &dyn WatermarkStore = store.as_ref();
+    watermarks
+        .advance(
+            id,
+            "contacts",
+            &Watermark {
+                at: start,
+                seen: vec![],
+            },
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((store, id, configuration))
+}
+
+/// A client for the simulator at these URLs, and the simulator's app credentials.
+fn client_for(
+    api: &str,
+    token: &str,
+    revoke: &str,
+) -> Result<(SageClient, AppCredentials), String> {
+    let client = SageClient::new(
+        SageEndpoints {
+            api_url: api.parse().map_err(|e| format!("{e}"))?,
+            token_url: token.parse().map_err(|e| format!("{e}"))?,
+            revoke_url: revoke.parse().map_err(|e| format!("{e}"))?,
+        },
+        ClientSettings::default(),
+        Arc::new(SystemClock),
+    )
+    .map_err(|e| e.to_string())?;
+    let creds = AppCredentials {
+        client_id: sage_sim::DEFAULT_CLIENT_ID.into(),
+        client_secret: Secret::new(sage_sim::DEFAULT_CLIENT_SECRET),
+        redirect_uri: REDIRECT.into(),
+    };
+    Ok((client, creds))
 }
 
 pub async fn run(args: &[String]) -> Result<(), String> {
