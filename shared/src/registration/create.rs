@@ -9,7 +9,7 @@ use super::http::{ApiError, ApiResponse};
 use super::response;
 use super::service::RegistrationService;
 use super::validation::{check_callback_url, validation_error, validation_options};
-use crate::config::{ELEMENT_KEY, InstanceRequest, parse_instance_request};
+use crate::config::{InstanceRequest, parse_instance_request};
 use crate::instance_secrets::InstanceSecrets;
 use crate::ports::{InstanceRecord, PortError, PortErrorKind, Watermark};
 use crate::sage::{AppCredentials, SageError, TokenSet};
@@ -193,7 +193,6 @@ impl RegistrationService {
 
         tracing::info!(instance = id, organization, "instance registered");
         let body = response::instance_created(&record, &token, generated_key.as_ref());
-        debug_assert_eq!(body["element"]["key"], ELEMENT_KEY);
         Ok(ApiResponse::json(200, body))
     }
 

@@ -70,3 +70,52 @@ pub fn check_callback_url(url: &str, settings: &Settings) -> Result<(), ApiError
             )
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(url: &str, require_https: bool, allow_loopback: bool) -> Result<(), ApiError> {
+        let settings = Settings {
+            require_https_callbacks: require_https,
+            allow_loopback_callbacks: allow_loopback,
+            ..Settings::default()
+        };
+        check_callback_url(url, &settings)
+    }
+
+    #[test]
+    fn callback_urls_follow_the_deployment_policy() {
+        let field = configuration_field(keys::EVENTS_CALLBACK_URL);
+        assert!(check("http://example.com/hook", false, false).is_ok());
+        assert!(check("https://example.com/hook", true, false).is_ok());
+        assert!(check("https://does-not-resolve.invalid/", true, false).is_ok());
+        let e = check("http://example.com/hook", true, false).unwrap_err();
+        assert_eq!((e.status, e.field.as_deref()), (400, Some(field.as_str())));
+        for blocked in [
+            "http://127.0.0.1/",
+            "http://localhost:3000/",
+            "http://10.0.0.1/",
+            "http://[fe80::1]/",
+        ] {
+            let e = check(blocked, false, false).unwrap_err();
+            assert_eq!(e.field.as_deref(), Some(field.as_str()), "{blocked}");
+        }
+        assert!(check("http://127.0.0.1:9000/", false, true).is_ok());
+        assert!(check("http://localhost/", false, true).is_ok());
+        assert!(check("http://10.0.0.1/", false, true).is_err());
+        assert!(check("mailto:a@example.com", false, false).is_err());
+    }
+
+    #[test]
+    fn several_field_errors_are_all_listed() {
+        let mut errors = ValidationErrors::new();
+        errors.push("name", "is required");
+        errors.push("tags", "must be an array");
+        let e = validation_error(errors);
+        assert_eq!(e.field.as_deref(), Some("name"));
+        assert_eq!(e.errors.len(), 2);
+        let body = e.into_response().body;
+        assert_eq!(body["errors"][1]["field"], "tags");
+    }
+}

@@ -917,3 +917,59 @@ async fn patch_adds_a_resource_with_a_watermark_at_now() {
         .expect("new watermark");
     assert!((chrono::Utc::now() - mark.at).num_seconds().abs() < 10);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_off_means_no_schedule_and_a_given_key_stays_masked() {
+    each_backend(async |w: World| {
+        let key = "whsec_Z2l2ZW4ta2V5LWdpdmVuLWtleS1naXZlbi1rZXk=";
+        let mut body = w.seed_body();
+        body["configuration"]["event.notification.enabled"] = json!(false);
+        body["configuration"]["event.notification.signature.key"] = json!(key);
+        let a = w
+            .call("POST", "/instances", Some(ACME), body.to_string())
+            .await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        let id = a.body["id"].as_u64().unwrap();
+        assert_eq!(a.body["eventsEnabled"], false);
+        assert_eq!(
+            a.body["configuration"]["event.notification.signature.key"],
+            "********"
+        );
+        assert_no_secret(&a.body.to_string(), &[key], "POST response");
+        assert_eq!(w.ports.scheduler.get(id).await.unwrap(), None);
+        assert_eq!(w.secrets_of(id).await.unwrap().signature_key.expose(), key);
+        // Enabling the instance does not schedule it while events are off.
+        let on = w
+            .call("PUT", &format!("/instances/{id}/enabled"), Some(ACME), "")
+            .await;
+        assert_eq!(on.status, 200);
+        assert_eq!(w.ports.scheduler.get(id).await.unwrap(), None);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_completes_when_the_revocation_fails() {
+    let w = World::new(Backend::Embedded).await;
+    let (id, token, _) = w.register().await;
+    w.sim.inject(FaultRule::new(
+        Fault::ServerError(503),
+        FaultTarget::Path("/revoke".into()),
+        100,
+    ));
+    // The instance token may delete its own instance.
+    let a = w
+        .call(
+            "DELETE",
+            &format!("/instances/{id}"),
+            Some(&format!("Element {token}")),
+            "",
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    w.assert_nothing_left(id).await;
+    assert!(
+        w.sim.requests().iter().any(|r| r.path == "/revoke"),
+        "revocation tried"
+    );
+}
