@@ -27,13 +27,20 @@ async fn main() -> Result<(), Error> {
         .map_err(|_| format!("{API_CREDENTIALS_SECRET_ID} is not set"))?;
     let credentials = read_secret_string(&sdk, &credentials_id).await?;
     let auth = Authenticator::from_json(credentials.expose())?;
-    let sage = SageClient::new(SageEndpoints::from_env()?, ClientSettings::default(), Arc::new(SystemClock))?;
+    let sage = SageClient::new(
+        SageEndpoints::from_env()?,
+        ClientSettings::default(),
+        Arc::new(SystemClock),
+    )?;
     let service = RegistrationService::new(
         RegistrationDeps {
             instances: Arc::new(DynamoInstanceStore::from_config(&sdk, &table)),
             watermarks: Arc::new(DynamoWatermarkStore::from_config(&sdk, &table)),
             leases: Arc::new(DynamoLeaseStore::from_config(&sdk, &table)),
-            secrets: Arc::new(SecretsManagerStore::from_config(&sdk, aws.secret_prefix.clone())),
+            secrets: Arc::new(SecretsManagerStore::from_config(
+                &sdk,
+                aws.secret_prefix.clone(),
+            )),
             scheduler: Arc::new(EventBridgePollScheduler::from_config(
                 &sdk,
                 aws.schedule_group()?,
@@ -88,5 +95,9 @@ fn encode(response: ApiResponse) -> Result<Response<Body>, lambda_http::http::Er
     for (name, value) in &response.headers {
         builder = builder.header(name.as_str(), value.as_str());
     }
-    builder.body(if body.is_empty() { Body::Empty } else { Body::Text(String::from_utf8_lossy(&body).into_owned()) })
+    builder.body(if body.is_empty() {
+        Body::Empty
+    } else {
+        Body::Text(String::from_utf8_lossy(&body).into_owned())
+    })
 }
