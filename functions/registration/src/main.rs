@@ -1,7 +1,8 @@
 //! The registration Lambda: API Gateway HTTP API (payload v2) ⇄ the transport-free
 //! `/instances` API core.
 
-use lambda_http::{Body, Error, Request, RequestExt, Response, service_fn};
+use lambda_http::{Error, Request, service_fn};
+use registration::{decode, encode};
 use sage_events_core::aws::{
     AwsSettings, DynamoInstanceStore, DynamoLeaseStore, DynamoWatermarkStore,
     EventBridgePollScheduler, LambdaPollTrigger, SecretsManagerStore, load_sdk_config,
@@ -10,7 +11,6 @@ use sage_events_core::aws::{
 use sage_events_core::clock::SystemClock;
 use sage_events_core::env_names::API_CREDENTIALS_SECRET_ID;
 use sage_events_core::registration::auth::Authenticator;
-use sage_events_core::registration::http::{ApiRequest, ApiResponse};
 use sage_events_core::registration::{RegistrationDeps, RegistrationService};
 use sage_events_core::sage::{ClientSettings, SageClient, SageEndpoints};
 use sage_events_core::settings::{Settings, init_tracing};
@@ -59,45 +59,4 @@ async fn main() -> Result<(), Error> {
         async move { Ok::<_, Error>(encode(service.handle(decode(request)).await)?) }
     }))
     .await
-}
-
-fn decode(request: Request) -> ApiRequest {
-    let query = request
-        .query_string_parameters()
-        .iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
-    let authorization = request
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    ApiRequest {
-        method: request.method().as_str().to_owned(),
-        path: request.uri().path().to_owned(),
-        query,
-        authorization,
-        body: match request.body() {
-            Body::Empty => Vec::new(),
-            Body::Text(text) => text.as_bytes().to_vec(),
-            Body::Binary(bytes) => bytes.clone(),
-            _ => Vec::new(),
-        },
-    }
-}
-
-fn encode(response: ApiResponse) -> Result<Response<Body>, lambda_http::http::Error> {
-    let mut builder = Response::builder().status(response.status);
-    let body = response.body_bytes();
-    if !body.is_empty() {
-        builder = builder.header("content-type", "application/json");
-    }
-    for (name, value) in &response.headers {
-        builder = builder.header(name.as_str(), value.as_str());
-    }
-    builder.body(if body.is_empty() {
-        Body::Empty
-    } else {
-        Body::Text(String::from_utf8_lossy(&body).into_owned())
-    })
 }
