@@ -9,7 +9,9 @@ use serde_json::json;
 
 impl RegistrationService {
     /// `PUT /instances/{id}/enabled` (`disabled = false`) and `DELETE …/enabled`
-    /// (`disabled = true`); the schedule follows.
+    /// (`disabled = true`); the schedule follows. Enabling also lifts a delivery stop
+    /// caused by the receiver's `410 Gone`: re-enabling is how a customer says the
+    /// receiver is back (then replays the dead letters).
     pub(crate) async fn set_disabled(
         &self,
         mut record: InstanceRecord,
@@ -25,6 +27,15 @@ impl RegistrationService {
             .update(&record)
             .await
             .map_err(|e| storage_error("updating the instance", &e))?;
+        if !disabled && record.delivery.disabled_reason.is_some() {
+            record.delivery.disabled_reason = None;
+            record.delivery.consecutive_failures = 0;
+            self.deps
+                .instances
+                .set_delivery_status(record.id, &record.delivery)
+                .await
+                .map_err(|e| storage_error("re-enabling delivery", &e))?;
+        }
         Ok(ApiResponse::json(200, response::instance_detail(&record)))
     }
 

@@ -149,11 +149,25 @@ async fn seed_registers_and_lives_through_get_patch_disable_poll_and_delete() {
             .await;
         assert_eq!((off.status, &off.body["disabled"]), (200, &json!(true)));
         assert_eq!(w.ports.scheduler.get(id).await.unwrap(), None);
+        // A receiver's 410 Gone stopped delivery; re-enabling lifts the stop.
+        let gone = sage_events_core::ports::DeliveryStatus {
+            disabled_reason: Some("receiver answered HTTP 410 Gone".into()),
+            consecutive_failures: 1,
+            ..Default::default()
+        };
+        w.ports
+            .instances
+            .set_delivery_status(id, &gone)
+            .await
+            .unwrap();
         let on = w
             .call("PUT", &format!("/instances/{id}/enabled"), Some(ACME), "")
             .await;
         assert_eq!((on.status, &on.body["disabled"]), (200, &json!(false)));
         assert_eq!(w.ports.scheduler.get(id).await.unwrap(), Some(30));
+        let record = w.ports.instances.get(id).await.unwrap().unwrap();
+        assert_eq!(record.delivery.disabled_reason, None);
+        assert_eq!(record.delivery.consecutive_failures, 0);
 
         // Poll now.
         let poll = w
