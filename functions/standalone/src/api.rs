@@ -1,0 +1,69 @@
+//! The seam between the HTTP layer and the `/instances` API core.
+//!
+//! The server speaks only [`ApiHandler`]; [`registration_service`] is the one place that
+//! builds the real handler, so swapping it is a one-function change.
+
+use async_trait::async_trait;
+use sage_events_core::clock::Clock;
+use sage_events_core::embedded::EmbeddedStore;
+use sage_events_core::ports::PollTrigger;
+use sage_events_core::registration::auth::Authenticator;
+use sage_events_core::registration::http::{ApiError, ApiRequest, ApiResponse};
+use sage_events_core::sage::SageClient;
+use sage_events_core::settings::Settings;
+use std::sync::Arc;
+
+/// Answers one transport-free API request (routing, auth, validation are its business).
+#[async_trait]
+pub trait ApiHandler: Send + Sync {
+    async fn handle(&self, request: ApiRequest) -> ApiResponse;
+}
+
+/// Everything the registration service is built from.
+pub struct RegistrationParts {
+    pub store: EmbeddedStore,
+    pub poll_trigger: Arc<dyn PollTrigger>,
+    pub sage: SageClient,
+    pub clock: Arc<dyn Clock>,
+    pub auth: Authenticator,
+    pub settings: Settings,
+}
+
+/// ======================================================================================
+/// WIRING POINT — the registration service (`sage_events_core::registration::
+/// RegistrationService`) lives in another branch. After merging, replace the body with:
+///
+/// ```ignore
+/// let store = Arc::new(parts.store);
+/// Arc::new(RegistrationService::new(
+///     RegistrationDeps {
+///         instances: store.clone(),
+///         watermarks: store.clone(),
+///         leases: store.clone(),
+///         secrets: store.clone(),
+///         scheduler: store,
+///         poll_trigger: parts.poll_trigger,
+///         sage: parts.sage,
+///         clock: parts.clock,
+///     },
+///     parts.auth,
+///     parts.settings,
+/// ))
+/// ```
+/// plus `#[async_trait] impl ApiHandler for RegistrationService` delegating to its
+/// `handle`. Until then every API request is answered 503.
+/// ======================================================================================
+pub fn registration_service(parts: RegistrationParts) -> Arc<dyn ApiHandler> {
+    drop(parts);
+    Arc::new(NotWired)
+}
+
+/// Placeholder handler: 503 with a JSON message.
+struct NotWired;
+
+#[async_trait]
+impl ApiHandler for NotWired {
+    async fn handle(&self, _request: ApiRequest) -> ApiResponse {
+        ApiError::new(503, "registration service not wired yet").into_response()
+    }
+}
