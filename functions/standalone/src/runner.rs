@@ -76,7 +76,7 @@ pub fn deliverer(
             clock,
         },
         DeliverySettings {
-            schedule: settings.retry_schedule.clone(),
+            schedule: settings.retry_schedule,
             max_receive_count: settings.max_receive_count,
             ..DeliverySettings::default()
         },

@@ -349,6 +349,12 @@ fn jittered(interval: Duration, jitter: f64) -> Duration {
     interval.mul_f64(factor)
 }
 
+/// Resolves when `shutdown` turns true or its sender is gone.
+pub(crate) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    // The guard `wait_for` returns is dropped here, not held across the caller's awaits.
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,10 +381,4 @@ mod tests {
         assert_ne!(a, b);
         assert!(a.starts_with(&format!("standalone-{}-", std::process::id())));
     }
-}
-
-/// Resolves when `shutdown` turns true or its sender is gone.
-pub(crate) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
-    // The guard `wait_for` returns is dropped here, not held across the caller's awaits.
-    let _ = shutdown.wait_for(|stop| *stop).await;
 }

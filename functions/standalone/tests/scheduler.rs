@@ -249,11 +249,11 @@ async fn one_poll_per_instance_at_a_time() {
         .await
         .expect("scheduler stops")
         .unwrap();
-    assert!(reports.len() >= 1);
-    assert!(
-        reports_after.len() <= 2,
-        "{} polls for one burst",
-        reports_after.len()
+    assert_eq!(reports.len(), 2);
+    assert_eq!(
+        reports_after.len(),
+        2,
+        "one poll plus one follow-up for a burst of five requests"
     );
     // None of them found the lease held: they never overlapped.
     for report in reports_after {
