@@ -7,6 +7,7 @@
 //! every delivered event with its verified signature. Exit code 0 only if every expected
 //! event arrived with both signatures valid.
 
+use crate::api::{ApiHandler, RegistrationParts, registration_service};
 use crate::config::RunnerConfig;
 use crate::runner::{Observers, Runner};
 use crate::scheduler::{PollCause, PollObserver, PollReport, SchedulerSettings};
@@ -45,8 +46,15 @@ pub enum DemoError {
 
 /// Run the demo and print as it goes; returns the process exit code.
 pub async fn run() -> i32 {
+    run_with_handler(registration_service).await
+}
+
+/// [`run`] around the given API handler (tests run the demo against a stand-in API).
+pub async fn run_with_handler(
+    make_handler: impl FnOnce(RegistrationParts) -> Arc<dyn ApiHandler>,
+) -> i32 {
     let started = Instant::now();
-    match demo(started).await {
+    match demo(started, make_handler).await {
         Ok(true) => 0,
         Ok(false) => 1,
         Err(error) => {
@@ -179,7 +187,10 @@ fn api_failure(step: &'static str, status: u16, body: &Value) -> DemoError {
     }
 }
 
-async fn demo(started: Instant) -> Result<bool, DemoError> {
+async fn demo(
+    started: Instant,
+    make_handler: impl FnOnce(RegistrationParts) -> Arc<dyn ApiHandler>,
+) -> Result<bool, DemoError> {
     println!("sage-events demo\n");
     let sim = SageSim::start(SimConfig::default())
         .await
@@ -247,12 +258,13 @@ async fn demo(started: Instant) -> Result<bool, DemoError> {
             short(&message.id)
         ),
     });
-    let runner = Runner::start(
+    let runner = Runner::start_with_handler(
         config,
         Observers {
             polls: Some(polls),
             deliveries: Some(deliveries),
         },
+        make_handler,
     )
     .await
     .map_err(|e| DemoError::Setup(format!("runner: {e}")))?;

@@ -99,13 +99,23 @@ impl Runner {
     /// Open the store, start the scheduler and the delivery workers, then listen.
     /// Returns once the API accepts connections (`/health` answers 200).
     pub async fn start(config: RunnerConfig, observers: Observers) -> Result<Runner, RunnerError> {
+        Self::start_with_handler(config, observers, registration_service).await
+    }
+
+    /// [`Runner::start`] with the API handler built by `make_handler` instead of
+    /// [`registration_service`] (tests exercise the runner around a stand-in API).
+    pub async fn start_with_handler(
+        config: RunnerConfig,
+        observers: Observers,
+        make_handler: impl FnOnce(RegistrationParts) -> Arc<dyn ApiHandler>,
+    ) -> Result<Runner, RunnerError> {
         let store = EmbeddedStore::open(&config.database, config.key)?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let deps = poller_deps(&store, config.endpoints, clock.clone())?;
         let deliverer =
             deliverer(&store, &config.settings, clock.clone()).map_err(RunnerError::Sender)?;
         let (trigger, requests) = local_trigger();
-        let handler: Arc<dyn ApiHandler> = registration_service(RegistrationParts {
+        let handler: Arc<dyn ApiHandler> = make_handler(RegistrationParts {
             store: store.clone(),
             poll_trigger: Arc::new(trigger),
             sage: deps.sage.clone(),
