@@ -131,3 +131,85 @@ pub fn to_http_response(response: ApiResponse) -> Response {
     }
     http
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_request_becomes_an_api_request() {
+        let request = Request::builder()
+            .method("PATCH")
+            .uri("/instances/42/configuration?where=name%3D%27a%20b%27&pageSize=5&flag")
+            .header("authorization", "User u, Organization o")
+            .body(Body::from(r#"{"a":1}"#))
+            .unwrap();
+        let api = to_api_request(request).await.unwrap();
+        assert_eq!(api.method, "PATCH");
+        assert_eq!(api.path, "/instances/42/configuration");
+        assert_eq!(api.query_param("where"), Some("name='a b'"));
+        assert_eq!(api.query_param("pageSize"), Some("5"));
+        assert_eq!(api.query_param("flag"), Some(""));
+        assert_eq!(api.authorization.as_deref(), Some("User u, Organization o"));
+        assert_eq!(api.body, br#"{"a":1}"#);
+    }
+
+    #[tokio::test]
+    async fn an_oversized_body_is_refused_with_413() {
+        let request = Request::builder()
+            .method("POST")
+            .uri("/instances")
+            .body(Body::from(vec![0u8; MAX_BODY_BYTES + 1]))
+            .unwrap();
+        let error = to_api_request(request).await.unwrap_err();
+        assert_eq!(error.status, 413);
+        let exactly = Request::builder()
+            .method("POST")
+            .uri("/instances")
+            .body(Body::from(vec![0u8; MAX_BODY_BYTES]))
+            .unwrap();
+        assert_eq!(
+            to_api_request(exactly).await.unwrap().body.len(),
+            MAX_BODY_BYTES
+        );
+    }
+
+    #[tokio::test]
+    async fn a_non_text_authorization_header_is_a_401() {
+        let request = Request::builder()
+            .uri("/instances")
+            .header(
+                "authorization",
+                HeaderValue::from_bytes(b"User \xff").unwrap(),
+            )
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(to_api_request(request).await.unwrap_err().status, 401);
+    }
+
+    #[tokio::test]
+    async fn responses_keep_status_headers_and_body() {
+        let response = to_http_response(
+            ApiResponse::json(201, serde_json::json!({ "id": 7 }))
+                .with_header("x-total", "3")
+                .with_header("bad header", "dropped"),
+        );
+        assert_eq!(response.status(), StatusCode::CREATED);
+        assert_eq!(response.headers()["content-type"], "application/json");
+        assert_eq!(response.headers()["x-total"], "3");
+        assert_eq!(response.headers().len(), 2);
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .unwrap();
+        assert_eq!(&body[..], br#"{"id":7}"#);
+
+        let empty = to_http_response(ApiResponse::empty(204));
+        assert_eq!(empty.status(), StatusCode::NO_CONTENT);
+        assert!(empty.headers().get("content-type").is_none());
+        let body = axum::body::to_bytes(empty.into_body(), 1024).await.unwrap();
+        assert!(body.is_empty());
+
+        let odd = to_http_response(ApiResponse::empty(1000));
+        assert_eq!(odd.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}
