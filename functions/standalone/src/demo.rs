@@ -396,12 +396,15 @@ async fn exercise(
     .await?;
     if (200..300).contains(&status) {
         println!(
-            "\n→ GET /instances/{id}: valid={}, events total={}",
+            "\n→ GET /instances/{id}: valid={}, events so far={}, last delivery: {}",
             instance.get("valid").unwrap_or(&Value::Null),
             instance
-                .pointer("/poll/totalEvents")
-                .or_else(|| instance.pointer("/status/totalEvents"))
-                .unwrap_or(&Value::Null)
+                .pointer("/pollStatus/totalEvents")
+                .unwrap_or(&Value::Null),
+            instance
+                .pointer("/deliveryStatus/lastStatus")
+                .and_then(Value::as_str)
+                .unwrap_or("none yet")
         );
     }
 
