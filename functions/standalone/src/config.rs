@@ -21,7 +21,7 @@ pub const SECRET_KEY_ENV: &str = "SAGE_EVENTS_SECRET_KEY";
 const SETTINGS_HELP: &str = "\
 Other settings (environment only):
   REQUIRE_HTTPS_CALLBACKS     refuse http:// callback URLs (default false)
-  RETRY_SCHEDULE              delivery backoff, e.g. \"4s*4,max=1h\" (see docs)
+  RETRY_SCHEDULE              delivery backoff base_seconds,factor,cap_seconds (default 4,4,43200)
   MAX_RECEIVE_COUNT           attempts before a notification is dead-lettered (default 10)
   CALLBACK_TIMEOUT_SECONDS    timeout of one callback POST (default 15)
   LOG_LEVEL                   tracing filter (default info)
