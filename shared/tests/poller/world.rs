@@ -1,7 +1,7 @@
 //! The test world of the poller suite: a Sage simulator, one set of adapters (embedded or
 //! AWS on moto), a registered instance, and fault switches on the storage side.
 
-use super::support::moto;
+use super::support::{self, moto};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sage_events_core::aws::{
@@ -17,7 +17,7 @@ use sage_events_core::ports::{
     EventQueue, InstanceRecord, InstanceStore, LeaseStore, PortError, QueueConsumer, SecretStore,
     Watermark, WatermarkStore,
 };
-use sage_events_core::sage::{AppCredentials, ClientSettings, SageClient, SageEndpoints, TokenSet};
+use sage_events_core::sage::{AppCredentials, SageClient, TokenSet};
 use sage_events_core::secret::Secret;
 use sage_sim::{SageSim, SimConfig};
 use std::sync::Arc;
@@ -74,19 +74,8 @@ impl World {
         })
         .await
         .expect("simulator");
-        let endpoints = SageEndpoints {
-            api_url: sim.api_url().parse().expect("api url"),
-            token_url: sim.token_url().parse().expect("token url"),
-            revoke_url: sim.revoke_url().parse().expect("revoke url"),
-        };
-        let settings = ClientSettings {
-            request_timeout: Duration::from_secs(1),
-            call_budget: Duration::from_secs(10),
-            max_attempts: 3,
-            backoff_base: Duration::from_millis(20),
-            backoff_max: Duration::from_millis(100),
-        };
-        let client = SageClient::new(endpoints, settings, Arc::new(SystemClock)).expect("client");
+        let client =
+            support::sage::client_for(&sim, support::sage::quick_settings(Duration::from_secs(10)));
         let (instances, watermarks, leases, secrets, queue, consumer): Ports = match backend {
             Backend::Embedded => {
                 let store = EmbeddedStore::open_in_memory(

@@ -7,7 +7,7 @@ use super::faults::{
     RecordingTrigger,
 };
 use super::openapi;
-use super::support::moto;
+use super::support::{self, moto};
 use sage_events_core::aws::{
     DynamoInstanceStore, DynamoLeaseStore, DynamoWatermarkStore, EventBridgePollScheduler,
     SecretsManagerStore,
@@ -22,7 +22,7 @@ use sage_events_core::registration::auth::Authenticator;
 use sage_events_core::registration::{
     ApiRequest, ApiResponse, RegistrationDeps, RegistrationService,
 };
-use sage_events_core::sage::{ClientSettings, SageClient, SageEndpoints};
+use sage_events_core::sage::SageClient;
 use sage_events_core::settings::Settings;
 use sage_sim::{SageSim, SimConfig};
 use serde_json::Value;
@@ -138,19 +138,8 @@ impl World {
         let sim = SageSim::start(SimConfig::default())
             .await
             .expect("simulator");
-        let endpoints = SageEndpoints {
-            api_url: sim.api_url().parse().expect("api url"),
-            token_url: sim.token_url().parse().expect("token url"),
-            revoke_url: sim.revoke_url().parse().expect("revoke url"),
-        };
-        let settings = ClientSettings {
-            request_timeout: Duration::from_secs(1),
-            call_budget: Duration::from_secs(3),
-            max_attempts: 3,
-            backoff_base: Duration::from_millis(10),
-            backoff_max: Duration::from_millis(50),
-        };
-        let client = SageClient::new(endpoints, settings, Arc::new(SystemClock)).expect("client");
+        let client =
+            support::sage::client_for(&sim, support::sage::quick_settings(Duration::from_secs(3)));
         let ports = match backend {
             Backend::Embedded => {
                 let store = Arc::new(

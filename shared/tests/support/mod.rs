@@ -4,3 +4,4 @@ pub mod fake_sqs;
 pub mod fixtures;
 #[cfg(feature = "aws")]
 pub mod moto;
+pub mod sage;
