@@ -29,11 +29,40 @@ pub enum RunnerError {
     Sage(#[from] SageError),
     #[error("callback sender: {0}")]
     Sender(String),
+    #[error("{0}")]
+    Locked(String),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
         source: std::io::Error,
     },
+}
+
+/// Take an exclusive lock on `<database>.lock` so a second runner on the same file fails
+/// fast instead of polling and delivering beside the first. The lock dies with the
+/// process (kill -9 included), so a restart never finds it stale.
+fn lock_database(database: &std::path::Path) -> Result<std::fs::File, RunnerError> {
+    let mut path = database.as_os_str().to_owned();
+    path.push(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| {
+            RunnerError::Locked(format!(
+                "cannot open {}: {e}",
+                std::path::Path::new(&path).display()
+            ))
+        })?;
+    file.try_lock().map_err(|_| {
+        RunnerError::Locked(format!(
+            "another sage-events process is using {} (lock file {})",
+            database.display(),
+            std::path::Path::new(&path).display()
+        ))
+    })?;
+    Ok(file)
 }
 
 /// Hooks for watching the runner work (the demo prints what they see).
@@ -85,6 +114,8 @@ pub fn deliverer(
 
 /// A started runner.
 pub struct Runner {
+    /// Held for the runner's life: one process per database file.
+    _lock: std::fs::File,
     addr: SocketAddr,
     store: EmbeddedStore,
     readiness: Readiness,
@@ -109,7 +140,14 @@ impl Runner {
         observers: Observers,
         make_handler: impl FnOnce(RegistrationParts) -> Arc<dyn ApiHandler>,
     ) -> Result<Runner, RunnerError> {
+        let lock = lock_database(&config.database)?;
         let store = EmbeddedStore::open(&config.database, config.key)?;
+        // We hold the database alone (the lock above), so any lease in it is a leftover
+        // of a run that died mid-poll: free it instead of waiting for it to expire.
+        let stale = store.release_all_leases().await?;
+        if stale > 0 {
+            tracing::info!(stale, "released poll leases left by a previous run");
+        }
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let deps = poller_deps(&store, config.endpoints, clock.clone())?;
         let deliverer =
@@ -163,6 +201,7 @@ impl Runner {
         readiness.set(true);
         tracing::info!(%addr, "sage-events is listening");
         Ok(Runner {
+            _lock: lock,
             addr,
             store,
             readiness,

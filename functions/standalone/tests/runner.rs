@@ -81,3 +81,71 @@ async fn a_busy_port_is_reported() {
         .unwrap();
     assert!(error.to_string().contains("cannot listen"), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_runner_on_the_same_database_is_refused() {
+    let dir = TempDir::new("runner-lock");
+    let first_config = config(&dir);
+    let key = first_config.key.clone();
+    let first = Runner::start(first_config, Observers::default())
+        .await
+        .unwrap();
+    let second = Runner::start(config(&dir), Observers::default()).await;
+    match second {
+        Err(e) => assert!(e.to_string().contains("another sage-events process"), "{e}"),
+        Ok(_) => panic!("two runners on one database"),
+    }
+    assert!(first.shutdown().await);
+    // Once the first is gone the database is free again.
+    let mut again_config = config(&dir);
+    again_config.key = key;
+    let again = Runner::start(again_config, Observers::default()).await;
+    assert!(
+        again.is_ok(),
+        "lock released on shutdown: {:?}",
+        again.err()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leases_left_by_a_dead_run_are_released_at_start() {
+    use sage_events_core::embedded::EmbeddedStore;
+    use sage_events_core::ports::LeaseStore;
+    let dir = TempDir::new("runner-lease");
+    let mut cfg = config(&dir);
+    let key = cfg.key.clone();
+    {
+        // A previous run died mid-poll, holding instance 7's lease for 15 minutes.
+        let store = EmbeddedStore::open(&cfg.database, key.clone()).unwrap();
+        let now = chrono::Utc::now();
+        let leases: &dyn LeaseStore = &store;
+        assert!(
+            leases
+                .acquire(
+                    7,
+                    "standalone-dead-1",
+                    now,
+                    now + chrono::Duration::minutes(15)
+                )
+                .await
+                .unwrap()
+        );
+    }
+    cfg.key = key;
+    let runner = Runner::start(cfg, Observers::default()).await.unwrap();
+    let now = chrono::Utc::now();
+    let leases: &dyn LeaseStore = runner.store();
+    assert!(
+        leases
+            .acquire(
+                7,
+                "standalone-new-1",
+                now,
+                now + chrono::Duration::minutes(1)
+            )
+            .await
+            .unwrap(),
+        "the dead run's lease is gone"
+    );
+    assert!(runner.shutdown().await);
+}

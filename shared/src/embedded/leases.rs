@@ -20,8 +20,9 @@ impl LeaseStore for EmbeddedStore {
         let expires_ns = to_nanos(expires_at)?;
         let owner = owner.to_owned();
         self.run(move |conn, _| {
-            // One conditional upsert: take a free row, an expired one (its expiry is at or
-            // before `now`: a lease held "until t" is free at t) or our own (renewal).
+            // One conditional upsert: take a free row, an expired one (its expiry is before
+            // `now`: a lease is held through its expiry instant, as on DynamoDB) or our
+            // own (renewal).
             let changed = conn
                 .execute(
                     "INSERT INTO leases (instance, owner, expires_ns) VALUES (?1, ?2, ?3) \
@@ -48,6 +49,20 @@ impl LeaseStore for EmbeddedStore {
             )
             .map_err(db_error("release lease"))?;
             Ok(())
+        })
+        .await
+    }
+}
+
+impl EmbeddedStore {
+    /// Drop every poll lease. Only for a process that holds the database exclusively
+    /// (the standalone runner takes a file lock first): at start-up any lease left in
+    /// the file belongs to a previous run that died mid-poll, and waiting for it to expire
+    /// would only delay that instance's polls. Returns how many were released.
+    pub async fn release_all_leases(&self) -> Result<usize, PortError> {
+        self.run(|conn, _| {
+            conn.execute("DELETE FROM leases", [])
+                .map_err(db_error("release stale leases"))
         })
         .await
     }
