@@ -158,6 +158,25 @@ impl EmbeddedStore {
         .await
         .map_err(|e| PortError::other(format!("embedded store task failed: {e}")))?
     }
+
+    /// Delete the instance's row of a per-instance table (`schedules`, `secrets`).
+    /// Idempotent, as the ports require: a missing row or an unstorable id is no error.
+    async fn delete_instance_row(
+        &self,
+        instance: u64,
+        delete_statement: &'static str,
+        context: &'static str,
+    ) -> Result<(), PortError> {
+        let Some(key) = row_id(instance) else {
+            return Ok(());
+        };
+        self.run(move |conn, _| {
+            conn.execute(delete_statement, [key])
+                .map_err(db_error(context))?;
+            Ok(())
+        })
+        .await
+    }
 }
 
 /// Create `path` with mode 0600 if it does not exist yet (SQLite gives its `-wal` and

@@ -29,14 +29,11 @@ impl PollScheduler for EmbeddedStore {
     }
 
     async fn delete(&self, instance: u64) -> Result<(), PortError> {
-        let Some(key) = row_id(instance) else {
-            return Ok(());
-        };
-        self.run(move |conn, _| {
-            conn.execute("DELETE FROM schedules WHERE instance = ?1", [key])
-                .map_err(db_error("delete schedule"))?;
-            Ok(())
-        })
+        self.delete_instance_row(
+            instance,
+            "DELETE FROM schedules WHERE instance = ?1",
+            "delete schedule",
+        )
         .await
     }
 

@@ -183,14 +183,11 @@ impl SecretStore for EmbeddedStore {
     }
 
     async fn delete(&self, instance: u64) -> Result<(), PortError> {
-        let Some(key) = row_id(instance) else {
-            return Ok(());
-        };
-        self.run(move |conn, _| {
-            conn.execute("DELETE FROM secrets WHERE instance = ?1", [key])
-                .map_err(db_error("delete secret"))?;
-            Ok(())
-        })
+        self.delete_instance_row(
+            instance,
+            "DELETE FROM secrets WHERE instance = ?1",
+            "delete secret",
+        )
         .await
     }
 }
