@@ -2,6 +2,7 @@
 //! translation into a [`RunnerConfig`] (which the demo and tests build directly).
 
 use crate::scheduler::SchedulerSettings;
+use crate::server::ServerLimits;
 use crate::worker::WorkerSettings;
 use clap::{Args, Parser, Subcommand};
 use sage_events_core::embedded::{SecretKey, SecretKeyError};
@@ -143,6 +144,50 @@ pub struct ServeArgs {
     /// Seconds to wait for running polls and deliveries on shutdown.
     #[arg(long, env = "SAGE_EVENTS_SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]
     pub shutdown_grace_seconds: u64,
+    #[command(flatten)]
+    pub server: ServerLimitArgs,
+}
+
+/// The HTTP server's limits against slow, idle and numerous clients (see
+/// [`ServerLimits`]). Durations in seconds, fractions allowed (`0.5`).
+#[derive(Debug, Clone, Args)]
+pub struct ServerLimitArgs {
+    /// Seconds a client has to send a whole request head (request line and headers), from
+    /// connecting or from its previous response; then the connection is closed.
+    #[arg(long, env = "SAGE_EVENTS_HEADER_READ_TIMEOUT_SECONDS", default_value_t = 10.0, value_parser = positive_seconds)]
+    pub header_read_timeout_seconds: f64,
+    /// Seconds a client has to send a whole request body; then 408 and the connection is
+    /// closed.
+    #[arg(long, env = "SAGE_EVENTS_BODY_READ_TIMEOUT_SECONDS", default_value_t = 30.0, value_parser = positive_seconds)]
+    pub body_read_timeout_seconds: f64,
+    /// Seconds a connection with no request in progress may stay silent (keep-alive
+    /// included) before it is closed.
+    #[arg(long, env = "SAGE_EVENTS_IDLE_TIMEOUT_SECONDS", default_value_t = 5.0, value_parser = positive_seconds)]
+    pub idle_timeout_seconds: f64,
+    /// Connections served at once; more wait in the listen backlog until one closes.
+    #[arg(long, env = "SAGE_EVENTS_MAX_CONNECTIONS", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+}
+
+impl ServerLimitArgs {
+    pub fn limits(&self) -> ServerLimits {
+        ServerLimits {
+            header_read_timeout: Duration::from_secs_f64(self.header_read_timeout_seconds),
+            body_read_timeout: Duration::from_secs_f64(self.body_read_timeout_seconds),
+            idle_timeout: Duration::from_secs_f64(self.idle_timeout_seconds),
+            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+        }
+    }
+}
+
+/// A duration flag: a positive number of seconds, at most a day.
+fn positive_seconds(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() && seconds > 0.0 && seconds <= 86_400.0 => Ok(seconds),
+        _ => Err(format!(
+            "must be a number of seconds above 0 and at most 86400, not {text:?}"
+        )),
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -197,6 +242,8 @@ pub struct RunnerConfig {
     pub scheduler: SchedulerSettings,
     pub workers: WorkerSettings,
     pub shutdown_grace: Duration,
+    /// The HTTP server's timeouts and connection cap.
+    pub server: ServerLimits,
 }
 
 impl ServeArgs {
@@ -235,6 +282,7 @@ impl ServeArgs {
                 ..WorkerSettings::default()
             },
             shutdown_grace: Duration::from_secs(self.shutdown_grace_seconds),
+            server: self.server.limits(),
         })
     }
 }
@@ -286,6 +334,55 @@ mod tests {
             endpoints.api_url.as_str().trim_end_matches('/'),
             "http://127.0.0.1:1/v3.1"
         );
+    }
+
+    #[test]
+    fn server_limits_have_defaults_and_flags() {
+        let parse = |extra: &[&str]| {
+            let mut args = vec![
+                "sage-events",
+                "serve",
+                "--organization-secret",
+                "o",
+                "--user-secret",
+                "u",
+            ];
+            args.extend_from_slice(extra);
+            Cli::try_parse_from(args).map(|cli| match cli.command {
+                Command::Serve(args) => args.server.limits(),
+                _ => panic!("expected serve"),
+            })
+        };
+        assert_eq!(parse(&[]).expect("defaults"), ServerLimits::default());
+        let limits = parse(&[
+            "--header-read-timeout-seconds",
+            "0.5",
+            "--body-read-timeout-seconds",
+            "2",
+            "--idle-timeout-seconds",
+            "1.5",
+            "--max-connections",
+            "7",
+        ])
+        .expect("flags");
+        assert_eq!(
+            limits,
+            ServerLimits {
+                header_read_timeout: Duration::from_millis(500),
+                body_read_timeout: Duration::from_secs(2),
+                idle_timeout: Duration::from_millis(1500),
+                max_connections: 7,
+            }
+        );
+        for bad in [
+            ["--header-read-timeout-seconds", "0"],
+            ["--body-read-timeout-seconds", "-1"],
+            ["--idle-timeout-seconds", "NaN"],
+            ["--idle-timeout-seconds", "1e9"],
+            ["--max-connections", "0"],
+        ] {
+            assert!(parse(&bad).is_err(), "{bad:?} accepted");
+        }
     }
 
     #[test]

@@ -238,6 +238,7 @@ async fn demo(
             ..Settings::default()
         },
         scheduler: SchedulerSettings::default(),
+        server: Default::default(),
         workers: WorkerSettings {
             idle: Duration::from_millis(100),
             ..WorkerSettings::default()

@@ -187,17 +187,8 @@ impl Runner {
         let workers = tokio::spawn(workers.run(stop.clone()));
 
         let readiness = Readiness::default();
-        let app = router(handler, readiness.clone());
-        let mut server_stop = stop;
-        let server = tokio::spawn(async move {
-            let stopped = async move { crate::scheduler::stopped(&mut server_stop).await };
-            if let Err(error) = axum::serve(listener, app)
-                .with_graceful_shutdown(stopped)
-                .await
-            {
-                tracing::error!(error = %error, "HTTP server failed");
-            }
-        });
+        let app = router(handler, readiness.clone(), config.server.body_read_timeout);
+        let server = tokio::spawn(crate::server::serve(listener, app, config.server, stop));
         readiness.set(true);
         tracing::info!(%addr, "sage-events is listening");
         Ok(Runner {

@@ -31,6 +31,7 @@ fn config(dir: &TempDir) -> RunnerConfig {
             ..Settings::default()
         },
         scheduler: SchedulerSettings::default(),
+        server: Default::default(),
         workers: WorkerSettings {
             idle: Duration::from_millis(20),
             ..WorkerSettings::default()
