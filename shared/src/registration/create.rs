@@ -237,7 +237,7 @@ impl RegistrationService {
 }
 
 /// The code exchange's failure as the API reports it.
-fn exchange_error(error: SageError) -> ApiError {
+pub(crate) fn exchange_error(error: SageError) -> ApiError {
     tracing::warn!(error = %error, "grant code exchange failed");
     match &error {
         SageError::ReauthorizationNeeded { .. } => ApiError::field(

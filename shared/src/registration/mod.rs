@@ -4,7 +4,8 @@
 //!
 //! [`RegistrationService::handle`] is the one entry point; [`routes`] maps method and path
 //! to an operation, [`create`] holds the registration saga, [`patch`], [`delete`] and
-//! [`lifecycle`] the operations on an existing instance, [`response`] the response bodies.
+//! [`lifecycle`] the operations on an existing instance, [`reauthorize`] a new Sage grant
+//! for an existing instance, [`response`] the response bodies.
 
 pub mod auth;
 pub mod create;
@@ -13,6 +14,7 @@ pub mod http;
 pub mod lifecycle;
 pub mod list;
 pub mod patch;
+pub mod reauthorize;
 pub mod response;
 pub mod routes;
 pub mod service;

@@ -81,6 +81,24 @@ impl RegistrationService {
 
     /// Write a new callback signature key into the secret document, holding the lease.
     async fn rotate_signature_key(&self, id: u64, key: &Secret) -> Result<(), ApiError> {
+        let owner = self
+            .acquire_secret_lease(id, "try the signature key change again shortly")
+            .await?;
+        let result = self.write_signature_key(id, key).await;
+        if let Err(e) = self.deps.leases.release(id, &owner).await {
+            tracing::warn!(instance = id, error = %e, "releasing the instance lease failed");
+        }
+        result
+    }
+
+    /// Take the instance's lease to rewrite its secret document (a poller rotating the
+    /// Sage tokens in the same document holds it while it polls); returns the owner to
+    /// release with. 503 with `retry_hint` when a poll keeps holding it.
+    pub(crate) async fn acquire_secret_lease(
+        &self,
+        id: u64,
+        retry_hint: &str,
+    ) -> Result<String, ApiError> {
         let owner = format!(
             "registration-{}",
             super::create::generate_instance_token().expose()
@@ -105,14 +123,10 @@ impl RegistrationService {
         if !acquired {
             return Err(ApiError::new(
                 503,
-                "the instance is being polled; try the signature key change again shortly",
+                format!("the instance is being polled; {retry_hint}"),
             ));
         }
-        let result = self.write_signature_key(id, key).await;
-        if let Err(e) = self.deps.leases.release(id, &owner).await {
-            tracing::warn!(instance = id, error = %e, "releasing the instance lease failed");
-        }
-        result
+        Ok(owner)
     }
 
     async fn write_signature_key(&self, id: u64, key: &Secret) -> Result<(), ApiError> {

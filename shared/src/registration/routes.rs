@@ -21,6 +21,8 @@ pub enum Route {
     DisableInstance(u64),
     /// `POST /instances/{id}/poll`
     PollInstance(u64),
+    /// `POST /instances/{id}/reauthorize`
+    ReauthorizeInstance(u64),
 }
 
 impl Route {
@@ -33,7 +35,8 @@ impl Route {
             | Route::DeleteInstance(id)
             | Route::EnableInstance(id)
             | Route::DisableInstance(id)
-            | Route::PollInstance(id) => Some(id),
+            | Route::PollInstance(id)
+            | Route::ReauthorizeInstance(id) => Some(id),
         }
     }
 }
@@ -74,6 +77,13 @@ pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
                 _ => Err(method_not_allowed("POST")),
             }
         }
+        ["instances", id, "reauthorize"] => {
+            let id = parse_id(id)?;
+            match method {
+                "POST" => Ok(Route::ReauthorizeInstance(id)),
+                _ => Err(method_not_allowed("POST")),
+            }
+        }
         _ => Err(ApiError::new(404, "no such resource")),
     }
 }
@@ -106,6 +116,16 @@ mod tests {
         assert_eq!(
             route("POST", "/instances/7/poll"),
             Ok(Route::PollInstance(7))
+        );
+        assert_eq!(
+            route("POST", "/instances/7/reauthorize"),
+            Ok(Route::ReauthorizeInstance(7))
+        );
+        assert_eq!(
+            route("PATCH", "/instances/7/reauthorize")
+                .unwrap_err()
+                .status,
+            405
         );
         assert_eq!(route("GET", "/nope").unwrap_err().status, 404);
         assert_eq!(route("GET", "/instances/7/x").unwrap_err().status, 404);

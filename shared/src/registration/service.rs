@@ -74,8 +74,10 @@ impl RegistrationService {
             .auth
             .authenticate(request.authorization.as_deref())
             .map_err(auth_error)?;
-        if matches!(route, Route::CreateInstance | Route::PatchInstance(_))
-            && request.body.len() > MAX_BODY_BYTES
+        if matches!(
+            route,
+            Route::CreateInstance | Route::PatchInstance(_) | Route::ReauthorizeInstance(_)
+        ) && request.body.len() > MAX_BODY_BYTES
         {
             return Err(ApiError::new(
                 413,
@@ -114,6 +116,10 @@ impl RegistrationService {
             Route::PollInstance(id) => {
                 let record = self.authorized_record(&caller, id).await?;
                 self.poll_now(record).await
+            }
+            Route::ReauthorizeInstance(id) => {
+                let record = self.authorized_record(&caller, id).await?;
+                self.reauthorize_instance(record, &request.body).await
             }
         }
     }

@@ -17,6 +17,11 @@ pub enum Step {
     RecordCreate,
     WatermarkAdvance,
     ScheduleUpsert,
+    /// An overwrite of an existing secret that fails without writing (not a saga step:
+    /// re-authorization's token write).
+    SecretPutLost,
+    /// An overwrite that is written but answered with an error.
+    SecretPutUnconfirmed,
 }
 
 pub const ALL_STEPS: [Step; 5] = [
@@ -118,7 +123,9 @@ impl SecretStore for FailingSecrets {
         self.inner.get(instance).await
     }
     async fn put(&self, instance: u64, value: &str) -> Result<(), PortError> {
-        self.inner.put(instance, value).await
+        self.switch.check(Step::SecretPutLost)?;
+        self.inner.put(instance, value).await?;
+        self.switch.check(Step::SecretPutUnconfirmed)
     }
     async fn delete(&self, instance: u64) -> Result<(), PortError> {
         self.inner.delete(instance).await

@@ -9,6 +9,7 @@ mod support;
 
 mod faults;
 mod openapi;
+mod reauthorize;
 mod world;
 
 use faults::ALL_STEPS;

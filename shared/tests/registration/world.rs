@@ -10,13 +10,16 @@ use super::openapi;
 use super::support::{self, moto};
 use sage_events_core::aws::{
     DynamoInstanceStore, DynamoLeaseStore, DynamoWatermarkStore, EventBridgePollScheduler,
-    SecretsManagerStore,
+    SecretsManagerStore, SqsQueue,
 };
 use sage_events_core::clock::SystemClock;
 use sage_events_core::embedded::{EmbeddedStore, SecretKey};
+use sage_events_core::event::Notification;
 use sage_events_core::instance_secrets::InstanceSecrets;
+use sage_events_core::poll::{PollSettings, PollSummary, PollerDeps, poll_instance};
 use sage_events_core::ports::{
-    InstanceStore, LeaseStore, PollScheduler, SecretStore, WatermarkStore,
+    EventQueue, InstanceStore, LeaseStore, PollScheduler, QueueConsumer, SecretStore,
+    WatermarkStore,
 };
 use sage_events_core::registration::auth::Authenticator;
 use sage_events_core::registration::{
@@ -82,6 +85,9 @@ pub struct Ports {
     pub leases: Arc<dyn LeaseStore>,
     pub secrets: Arc<dyn SecretStore>,
     pub scheduler: Arc<dyn PollScheduler>,
+    /// The event queue a poll writes to, and its consumer side.
+    pub queue: Arc<dyn EventQueue>,
+    pub consumer: Arc<dyn QueueConsumer>,
 }
 
 pub struct World {
@@ -154,13 +160,19 @@ impl World {
                     watermarks: store.clone(),
                     leases: store.clone(),
                     secrets: store.clone(),
-                    scheduler: store,
+                    scheduler: store.clone(),
+                    queue: store.clone(),
+                    consumer: store,
                 }
             }
             Backend::Aws => {
                 let config = moto::sdk_config().await;
                 let table = moto::create_table(&config).await;
                 let group = moto::create_schedule_group(&config).await;
+                let sqs = Arc::new(SqsQueue::from_config(
+                    &config,
+                    moto::create_queue(&config).await.url,
+                ));
                 Ports {
                     instances: Arc::new(DynamoInstanceStore::from_config(&config, &table)),
                     watermarks: Arc::new(DynamoWatermarkStore::from_config(&config, &table)),
@@ -175,6 +187,8 @@ impl World {
                         moto::POLLER_ARN,
                         moto::SCHEDULER_ROLE_ARN,
                     )),
+                    queue: sqs.clone(),
+                    consumer: sqs,
                 }
             }
         };
@@ -312,6 +326,55 @@ impl World {
             self.ports.scheduler.get(id).await.unwrap().is_none(),
             "schedule of {id} left"
         );
+    }
+
+    /// Poll instance `id` once, as the poller function would, on this world's ports.
+    pub async fn poll(&self, id: u64) -> PollSummary {
+        let deps = PollerDeps {
+            instances: self.ports.instances.clone(),
+            watermarks: self.ports.watermarks.clone(),
+            leases: self.ports.leases.clone(),
+            secrets: self.ports.secrets.clone(),
+            queue: self.ports.queue.clone(),
+            sage: self.client.clone(),
+            clock: Arc::new(SystemClock),
+        };
+        let owner = format!("test-poller-{}", rand::random::<u32>());
+        poll_instance(&deps, &PollSettings::default(), id, &owner)
+            .await
+            .expect("poll")
+    }
+
+    /// Every event enqueued so far, as `(eventType, objectId)`, acknowledged so the next
+    /// drain sees only new ones.
+    pub async fn drain_events(&self) -> Vec<(String, String)> {
+        let mut events = Vec::new();
+        let mut empty_rounds = 0;
+        while empty_rounds < 2 {
+            let messages = self
+                .ports
+                .consumer
+                .receive(10, Duration::from_secs(60))
+                .await
+                .expect("receive");
+            if messages.is_empty() {
+                empty_rounds += 1;
+                continue;
+            }
+            for m in messages {
+                let notification: Notification =
+                    serde_json::from_str(&m.body).expect("notification JSON");
+                let body: Value = serde_json::from_str(&notification.body).expect("body JSON");
+                for e in body["message"]["events"].as_array().expect("events") {
+                    events.push((
+                        e["eventType"].as_str().unwrap_or_default().to_owned(),
+                        e["objectId"].as_str().unwrap_or_default().to_owned(),
+                    ));
+                }
+                self.ports.consumer.ack(&m.receipt).await.expect("ack");
+            }
+        }
+        events
     }
 
     /// Number of successful `/revoke` calls the simulator answered.

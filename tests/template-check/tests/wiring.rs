@@ -458,6 +458,7 @@ fn registration_serves_every_instances_route() {
         ("PUT", "/instances/{id}/enabled"),
         ("DELETE", "/instances/{id}/enabled"),
         ("POST", "/instances/{id}/poll"),
+        ("POST", "/instances/{id}/reauthorize"),
     ]
     .iter()
     .map(|(m, p)| (m.to_string(), p.to_string()))
