@@ -133,6 +133,26 @@ pub fn init_tracing(json: bool) {
     };
 }
 
+/// Set up `tracing` once for the standalone runner, which writes to standard output for
+/// whatever collects it: JSON lines with a timestamp (no log service adds one here) or
+/// compact text, colored only when `ansi` (a terminal). Same `LOG_LEVEL` filter as
+/// [`init_tracing`]. Safe to call twice.
+pub fn init_runner_tracing(json: bool, ansi: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = std::env::var(env::LOG_LEVEL)
+        .ok()
+        .and_then(|v| EnvFilter::try_new(v).ok())
+        .unwrap_or_else(|| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
+    let _ = if json {
+        builder.json().flatten_event(true).try_init()
+    } else {
+        builder.compact().with_ansi(ansi).try_init()
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

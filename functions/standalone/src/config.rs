@@ -28,6 +28,35 @@ Other settings (environment only):
   LOG_LEVEL                   tracing filter (default info)
   SAGE_EVENTS_SECRET_KEY      base64 database key; overrides --key-file";
 
+/// The environment variable holding the API credentials document (JSON text).
+pub const API_CREDENTIALS_ENV: &str = "API_CREDENTIALS";
+/// The environment variable naming a file that holds the API credentials document.
+pub const API_CREDENTIALS_FILE_ENV: &str = "API_CREDENTIALS_FILE";
+/// The environment variable choosing the log format of `serve`.
+pub const LOG_FORMAT_ENV: &str = "LOG_FORMAT";
+
+/// How `serve` writes its log lines (to standard output).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One JSON object per line: timestamp, level, message and fields.
+    Json,
+    /// Human-readable lines, colored on a terminal.
+    Text,
+}
+
+impl LogFormat {
+    /// The format asked for, else JSON lines when standard output is not a terminal (a
+    /// file, a pipe, a container's log collector: one parseable object per line) and
+    /// text when a person is watching.
+    pub fn resolve(asked: Option<LogFormat>, stdout_is_terminal: bool) -> LogFormat {
+        match asked {
+            Some(format) => format,
+            None if stdout_is_terminal => LogFormat::Text,
+            None => LogFormat::Json,
+        }
+    }
+}
+
 /// sage-events: Sage Accounting polling events, in one process.
 #[derive(Debug, Parser)]
 #[command(name = "sage-events", version, about, long_about = None)]
@@ -45,7 +74,9 @@ pub enum Command {
     Poll(PollArgs),
     /// Move dead-lettered notifications back to the queue; prints how many.
     Replay(ReplayArgs),
-    /// List dead-lettered notifications (id, reason, failed at).
+    /// List dead-lettered notifications, oldest first: a header line, then one
+    /// tab-separated line each with id, instance, failed_at, attempts, reason (or a JSON
+    /// array with --json).
     DeadLetters(DeadLetterArgs),
     /// Run a self-contained demonstration against an in-process Sage simulator.
     Demo,
@@ -112,12 +143,28 @@ pub struct ServeArgs {
     pub store: StoreArgs,
     #[command(flatten)]
     pub sage: SageArgs,
-    /// The API's organization secret (`Authorization: ..., Organization <secret>`).
+    /// The API's organization secret (`Authorization: ..., Organization <secret>`): one
+    /// organization, with --user-secret. For several, use --api-credentials-file.
     #[arg(long, env = "ORGANIZATION_SECRET", hide_env_values = true)]
-    pub organization_secret: String,
+    pub organization_secret: Option<String>,
     /// The API's user secret (`Authorization: User <secret>, ...`).
     #[arg(long, env = "USER_SECRET", hide_env_values = true)]
-    pub user_secret: String,
+    pub user_secret: Option<String>,
+    /// A JSON file holding the API credentials document, the one the AWS deployment keeps
+    /// in Secrets Manager: `{"organizationSecret": "…", "userSecret": "…"}` or
+    /// `{"organizations": [{"id": "…", "organizationSecret": "…", "userSecret": "…"}, …]}`
+    /// (each organization sees only its own instances). Instead of
+    /// --organization-secret/--user-secret.
+    #[arg(long, env = API_CREDENTIALS_FILE_ENV)]
+    pub api_credentials_file: Option<PathBuf>,
+    /// The API credentials document itself (as --api-credentials-file holds it); best
+    /// given through the environment, not the command line.
+    #[arg(long, env = API_CREDENTIALS_ENV, hide_env_values = true)]
+    pub api_credentials: Option<String>,
+    /// Log line format [default: json when standard output is not a terminal, text when
+    /// it is].
+    #[arg(long, env = LOG_FORMAT_ENV, value_enum)]
+    pub log_format: Option<LogFormat>,
     /// Accept callback URLs on loopback/private addresses (for local testing only).
     #[arg(
         long,
@@ -214,6 +261,10 @@ pub struct DeadLetterArgs {
     /// At most this many (oldest first).
     #[arg(long, default_value_t = 100)]
     pub limit: usize,
+    /// Print a JSON array of `{"id", "instanceId", "failedAt", "attempts", "reason"}`
+    /// objects instead of the table.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub store: StoreArgs,
 }
@@ -229,6 +280,8 @@ pub enum ConfigError {
     Settings(#[from] SettingsError),
     #[error("{0} must not be empty")]
     Empty(&'static str),
+    #[error("API credentials: {0}")]
+    Credentials(String),
 }
 
 /// Everything the runner needs, already parsed.
@@ -249,12 +302,7 @@ pub struct RunnerConfig {
 impl ServeArgs {
     /// The runner configuration: flags over environment over defaults.
     pub fn runner_config(&self) -> Result<RunnerConfig, ConfigError> {
-        if self.organization_secret.trim().is_empty() {
-            return Err(ConfigError::Empty("ORGANIZATION_SECRET"));
-        }
-        if self.user_secret.trim().is_empty() {
-            return Err(ConfigError::Empty("USER_SECRET"));
-        }
+        let auth = self.authenticator()?;
         let settings = Settings::from_lookup(|name| match name {
             env::ALLOW_LOOPBACK_CALLBACKS => {
                 self.allow_loopback_callbacks.map(|allow| allow.to_string())
@@ -269,11 +317,7 @@ impl ServeArgs {
             database: self.store.database.clone(),
             key: self.store.secret_key()?,
             endpoints: self.sage.endpoints()?,
-            auth: Authenticator::new(&[OrganizationCredential {
-                id: None,
-                organization_secret: Secret::new(self.organization_secret.clone()),
-                user_secret: Secret::new(self.user_secret.clone()),
-            }]),
+            auth,
             settings,
             scheduler: SchedulerSettings::default(),
             workers: WorkerSettings {
@@ -285,6 +329,71 @@ impl ServeArgs {
             server: self.server.limits(),
         })
     }
+}
+
+impl ServeArgs {
+    /// The API credentials: one organization/user pair, or the credentials document the
+    /// AWS side reads (parsed by the same [`Authenticator::from_json`]) — exactly one of
+    /// the two, so it is never unclear which credentials are in force.
+    pub fn authenticator(&self) -> Result<Authenticator, ConfigError> {
+        let document = match (&self.api_credentials, &self.api_credentials_file) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::Credentials(
+                    "give the credentials document once: --api-credentials (API_CREDENTIALS) \
+                     or --api-credentials-file (API_CREDENTIALS_FILE)"
+                        .into(),
+                ));
+            }
+            (Some(text), None) => Some(text.clone()),
+            (None, Some(path)) => Some(std::fs::read_to_string(path).map_err(|e| {
+                ConfigError::Credentials(format!("cannot read {}: {e}", path.display()))
+            })?),
+            (None, None) => None,
+        };
+        let pair = (&self.organization_secret, &self.user_secret);
+        match (document, pair) {
+            (Some(text), (None, None)) => credentials_document(&text),
+            (Some(_), _) => Err(ConfigError::Credentials(
+                "both a credentials document and --organization-secret/--user-secret \
+                 (ORGANIZATION_SECRET/USER_SECRET) are set; use one"
+                    .into(),
+            )),
+            (None, (Some(organization), Some(user))) => {
+                if organization.trim().is_empty() {
+                    return Err(ConfigError::Empty("ORGANIZATION_SECRET"));
+                }
+                if user.trim().is_empty() {
+                    return Err(ConfigError::Empty("USER_SECRET"));
+                }
+                Ok(Authenticator::new(&[OrganizationCredential {
+                    id: None,
+                    organization_secret: Secret::new(organization.clone()),
+                    user_secret: Secret::new(user.clone()),
+                }]))
+            }
+            (None, _) => Err(ConfigError::Credentials(
+                "none given: set --organization-secret and --user-secret \
+                 (ORGANIZATION_SECRET, USER_SECRET), or a credentials document with \
+                 --api-credentials-file (API_CREDENTIALS_FILE) or API_CREDENTIALS"
+                    .into(),
+            )),
+        }
+    }
+}
+
+/// Parse a credentials document; an empty `organizations` list is refused (it would
+/// refuse every request).
+fn credentials_document(text: &str) -> Result<Authenticator, ConfigError> {
+    let empty_list = serde_json::from_str::<serde_json::Value>(text)
+        .ok()
+        .and_then(|doc| doc.get("organizations")?.as_array().map(Vec::is_empty))
+        .unwrap_or(false);
+    if empty_list {
+        return Err(ConfigError::Credentials(
+            "the document lists no organizations".into(),
+        ));
+    }
+    Authenticator::from_json(text).map_err(ConfigError::Credentials)
 }
 
 #[cfg(test)]
@@ -398,5 +507,128 @@ mod tests {
             "u",
         ]);
         assert!(parsed.is_err());
+    }
+
+    fn serve_args(extra: &[&str]) -> ServeArgs {
+        let mut args = vec!["sage-events", "serve"];
+        args.extend_from_slice(extra);
+        match Cli::try_parse_from(args).expect("parses").command {
+            Command::Serve(args) => args,
+            _ => panic!("expected serve"),
+        }
+    }
+
+    fn organization_of(auth: &Authenticator, header: &str) -> Option<String> {
+        match auth.authenticate(Some(header)) {
+            Ok(sage_events_core::registration::auth::Caller::Organization(id)) => Some(id),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn api_credentials_come_from_a_pair_or_the_aws_document() {
+        let pair = serve_args(&["--organization-secret", "o1", "--user-secret", "u1"])
+            .authenticator()
+            .expect("pair");
+        assert!(organization_of(&pair, "User u1, Organization o1").is_some());
+
+        let document = r#"{"organizations": [
+            {"id": "acme", "organizationSecret": "acme-org", "userSecret": "acme-user"},
+            {"id": "globex", "organizationSecret": "globex-org", "userSecret": "globex-user"}]}"#;
+        let many = serve_args(&["--api-credentials", document])
+            .authenticator()
+            .expect("document");
+        assert_eq!(
+            organization_of(&many, "User acme-user, Organization acme-org").as_deref(),
+            Some("acme")
+        );
+        assert_eq!(
+            organization_of(&many, "Organization globex-org, User globex-user").as_deref(),
+            Some("globex")
+        );
+        assert_eq!(
+            organization_of(&many, "User acme-user, Organization globex-org"),
+            None
+        );
+
+        let dir = std::env::temp_dir().join(format!("sage-events-creds-{}", rand::random::<u32>()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("credentials.json");
+        std::fs::write(&file, r#"{"organizationSecret": "fo", "userSecret": "fu"}"#).unwrap();
+        let from_file = serve_args(&["--api-credentials-file", file.to_str().unwrap()])
+            .authenticator()
+            .expect("file");
+        assert!(organization_of(&from_file, "User fu, Organization fo").is_some());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn api_credentials_must_be_given_once_and_readable() {
+        let error = |args: &[&str]| serve_args(args).authenticator().unwrap_err().to_string();
+        assert!(
+            error(&[]).contains("--organization-secret"),
+            "{}",
+            error(&[])
+        );
+        assert!(error(&["--organization-secret", "o"]).contains("--organization-secret"));
+        let both = error(&[
+            "--organization-secret",
+            "o",
+            "--user-secret",
+            "u",
+            "--api-credentials",
+            r#"{"organizationSecret": "a", "userSecret": "b"}"#,
+        ]);
+        assert!(both.contains("use one"), "{both}");
+        let twice = error(&[
+            "--api-credentials",
+            "{}",
+            "--api-credentials-file",
+            "/nonexistent",
+        ]);
+        assert!(twice.contains("once"), "{twice}");
+        let missing = error(&["--api-credentials-file", "/nonexistent/credentials.json"]);
+        assert!(
+            missing.contains("/nonexistent/credentials.json"),
+            "{missing}"
+        );
+        let empty = error(&["--api-credentials", r#"{"organizations": []}"#]);
+        assert!(empty.contains("no organizations"), "{empty}");
+        let broken = error(&[
+            "--api-credentials",
+            r#"{"organizationSecret": "leaky-secret""#,
+        ]);
+        assert!(!broken.contains("leaky-secret"), "{broken}");
+        assert_eq!(
+            error(&["--organization-secret", " ", "--user-secret", "u"]),
+            "ORGANIZATION_SECRET must not be empty"
+        );
+    }
+
+    #[test]
+    fn log_format_is_json_unless_a_terminal_watches() {
+        assert_eq!(LogFormat::resolve(None, false), LogFormat::Json);
+        assert_eq!(LogFormat::resolve(None, true), LogFormat::Text);
+        assert_eq!(
+            LogFormat::resolve(Some(LogFormat::Json), true),
+            LogFormat::Json
+        );
+        assert_eq!(
+            LogFormat::resolve(Some(LogFormat::Text), false),
+            LogFormat::Text
+        );
+        let args = serve_args(&[
+            "--organization-secret",
+            "o",
+            "--user-secret",
+            "u",
+            "--log-format",
+            "text",
+        ]);
+        assert_eq!(args.log_format, Some(LogFormat::Text));
+        assert!(
+            Cli::try_parse_from(["sage-events", "serve", "--log-format", "xml"]).is_err(),
+            "an unknown format is refused"
+        );
     }
 }

@@ -2,14 +2,16 @@
 
 use clap::Parser;
 use sage_events_core::clock::SystemClock;
-use sage_events_core::embedded::EmbeddedStore;
+use sage_events_core::embedded::{DeadLetter, EmbeddedStore};
+use sage_events_core::event::Notification;
 use sage_events_core::poll::PollSettings;
-use sage_events_core::settings::init_tracing;
+use sage_events_core::settings::{init_runner_tracing, init_tracing};
 use sage_events_standalone::config::{
-    Cli, Command, DeadLetterArgs, PollArgs, ReplayArgs, ServeArgs, StoreArgs,
+    Cli, Command, DeadLetterArgs, LogFormat, PollArgs, ReplayArgs, ServeArgs, StoreArgs,
 };
 use sage_events_standalone::runner::{Observers, Runner, poller_deps, shutdown_signal};
 use sage_events_standalone::scheduler::{is_failure, poll_and_log};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -39,7 +41,9 @@ fn demo_exit(code: i32) -> u8 {
 }
 
 async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
-    init_tracing(false);
+    let terminal = std::io::stdout().is_terminal();
+    let format = LogFormat::resolve(args.log_format, terminal);
+    init_runner_tracing(format == LogFormat::Json, terminal);
     let config = args.runner_config().map_err(|e| e.to_string())?;
     let runner = Runner::start(config, Observers::default())
         .await
@@ -88,16 +92,58 @@ async fn dead_letters(args: DeadLetterArgs) -> Result<ExitCode, String> {
         .list_dead_letters(args.limit)
         .await
         .map_err(|e| e.to_string())?;
-    if letters.is_empty() {
-        println!("no dead-lettered notifications");
+    let rows: Vec<DeadLetterRow> = letters.iter().map(DeadLetterRow::from).collect();
+    if args.json {
+        let text = serde_json::to_string_pretty(&rows).map_err(|e| e.to_string())?;
+        println!("{text}");
+        return Ok(ExitCode::SUCCESS);
     }
-    for letter in letters {
+    if rows.is_empty() {
+        println!("no dead-lettered notifications");
+        return Ok(ExitCode::SUCCESS);
+    }
+    // The columns `dead-letters --help` names, in its order.
+    println!("id\tinstance\tfailed_at\tattempts\treason");
+    for row in rows {
         println!(
-            "{}\t{}\t{}",
-            letter.id,
-            letter.failed_at.to_rfc3339(),
-            letter.reason
+            "{}\t{}\t{}\t{}\t{}",
+            row.id,
+            row.instance_id
+                .map_or_else(|| "-".to_owned(), |id| id.to_string()),
+            row.failed_at,
+            row.attempts,
+            // One line per letter, whatever the reason says.
+            row.reason.replace(['\t', '\n', '\r'], " ")
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One dead letter as `dead-letters` shows it (the table's columns, `--json`'s fields).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DeadLetterRow {
+    id: String,
+    /// From the notification's body; `None` if the body is not a notification.
+    instance_id: Option<u64>,
+    failed_at: String,
+    /// Deliveries tried before it was dead-lettered.
+    attempts: u32,
+    reason: String,
+}
+
+impl From<&DeadLetter> for DeadLetterRow {
+    fn from(letter: &DeadLetter) -> Self {
+        DeadLetterRow {
+            id: letter.id.clone(),
+            instance_id: serde_json::from_str::<Notification>(&letter.body)
+                .ok()
+                .map(|n| n.instance_id),
+            failed_at: letter
+                .failed_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            attempts: letter.receive_count,
+            reason: letter.reason.clone(),
+        }
+    }
 }
