@@ -26,7 +26,7 @@ use crate::ports::{
     EventQueue, InstanceRecord, InstanceStore, LeaseStore, OutgoingMessage, PollError, PortError,
     ResourcePollStats, SecretStore, Watermark, WatermarkStore,
 };
-use crate::sage::{Page, PageCursor, SageClient, SageError, SageSession};
+use crate::sage::{AnchoredListing, ItemKey, Page, SageClient, SageError, SageSession};
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use classify::{SeenSet, classify};
 use serde::Serialize;
@@ -346,7 +346,9 @@ async fn poll_resource(
         },
     };
     // Never below the instance's start (registration, or the configured backfill
-    // start): changes from before it are history, not events.
+    // start): changes stamped before it are history, not events — even one committed
+    // late, after the registration instant (README, "Correctness rules"). A customer who
+    // wants the edge covered registers with an earlier `event.poller.start`.
     let lower = (watermark.at - resource.poll_delay - settings.lookback).max(start_of(record));
     // Sage writes whole seconds: compare record times against the bound's second, or a
     // change in the bound's own second would be dropped by the filter below.
@@ -363,7 +365,12 @@ async fn poll_resource(
     };
 
     let request = &resource.request;
-    let mut pages = prefetch(session.list(&request.endpoint, &request.query_for(lower)));
+    let listing = session.read_listing(
+        &request.endpoint,
+        &request.query_for(lower),
+        change_key(resource),
+    );
+    let mut pages = prefetch(listing);
     while let Some(page) = pages.recv().await.transpose()? {
         for item in page.items {
             stats.fetched += 1;
@@ -408,24 +415,22 @@ async fn poll_resource(
 
     if let Some(query) = request.deleted_query_for(lower - Duration::seconds(1)) {
         // `deleted_since` is exclusive: start one second lower so a deletion in the
-        // boundary second is not missed; the seen set drops the repeat.
-        let mut pages = prefetch(session.list(&request.endpoint, &query));
+        // boundary second is not missed; the seen set drops the repeat. Read after the
+        // changed records, so a record deleted while they were read is reported here.
+        let listing = session.read_listing(&request.endpoint, &query, deletion_key(resource));
+        let mut pages = prefetch(listing);
         while let Some(page) = pages.recv().await.transpose()? {
             for item in page.items {
                 stats.fetched += 1;
                 let Some(id) = id_of(&item, "id") else {
                     continue;
                 };
-                let deleted_text = item
-                    .get("deleted_at")
-                    .and_then(|v| v.as_str())
-                    .map(str::to_owned);
-                let deleted_at = deleted_text
-                    .as_deref()
+                let deleted_raw = deleted_text(&item);
+                let deleted_at = deleted_raw
                     .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
                     .map(|t| t.with_timezone(&Utc))
                     .unwrap_or(poll_date);
-                let version = format!("deleted:{}", deleted_text.unwrap_or_default());
+                let version = deleted_version(deleted_raw);
                 let key = SeenSet::key(&resource.name, &id, &version);
                 if seen.contains(key) {
                     continue;
@@ -473,13 +478,14 @@ async fn poll_resource(
 }
 
 /// Read pages one ahead: the next page downloads while this one is classified and
-/// enqueued, so a poll takes about as long as the download alone. Memory stays bounded:
-/// at most the page being processed, one page in the channel and one being read.
-fn prefetch(mut cursor: PageCursor) -> tokio::sync::mpsc::Receiver<Result<Page, SageError>> {
+/// enqueued, so a poll takes about as long as the download alone. Memory stays bounded by
+/// pages: at most the page being processed, one page in the channel and one being read
+/// (plus the listing's 64-bit key per record read, see `sage::listing`).
+fn prefetch(mut listing: AnchoredListing) -> tokio::sync::mpsc::Receiver<Result<Page, SageError>> {
     let (tx, rx) = tokio::sync::mpsc::channel(1);
     tokio::spawn(async move {
         loop {
-            let next = cursor.next_page().await;
+            let next = listing.next_page().await;
             let done = !matches!(next, Ok(Some(_)));
             let Some(item) = next.transpose() else { break };
             // The receiver is gone when the poll stopped early: stop reading.
@@ -487,8 +493,50 @@ fn prefetch(mut cursor: PageCursor) -> tokio::sync::mpsc::Receiver<Result<Page, 
                 break;
             }
         }
+        let stats = listing.stats();
+        if stats.backtracks > 0 {
+            tracing::info!(
+                requests = stats.requests,
+                backtracks = stats.backtracks,
+                "list changed while it was read; re-read from the last anchor"
+            );
+        }
     });
     rx
+}
+
+/// The listing key of a changed record: the same version key the seen set uses, so a
+/// row served twice (page overlap) is handed out once.
+fn change_key(resource: &ResourcePollConfig) -> ItemKey {
+    let name = resource.name.clone();
+    let id_field = resource.id_field.clone();
+    let updated_field = resource.updated.field.clone();
+    Box::new(move |item| {
+        let id = id_of(item, &id_field)?;
+        let version = item
+            .get(&updated_field)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default();
+        Some(SeenSet::key(&name, &id, version))
+    })
+}
+
+/// The listing key of a deletion (see [`change_key`]).
+fn deletion_key(resource: &ResourcePollConfig) -> ItemKey {
+    let name = resource.name.clone();
+    Box::new(move |item| {
+        let id = id_of(item, "id")?;
+        Some(SeenSet::key(&name, &id, &deleted_version(deleted_text(item))))
+    })
+}
+
+fn deleted_text(item: &serde_json::Value) -> Option<&str> {
+    item.get("deleted_at").and_then(|v| v.as_str())
+}
+
+/// The version of a deletion: its time as Sage wrote it (empty when Sage gave none).
+fn deleted_version(deleted_text: Option<&str>) -> String {
+    format!("deleted:{}", deleted_text.unwrap_or_default())
 }
 
 /// Where a resource without a stored watermark starts: the configured backfill start,

@@ -94,6 +94,13 @@ pub enum SageError {
     )]
     PagingLoop { next: String },
 
+    /// Rows kept vanishing from a list faster than it could be read (see
+    /// `sage::listing`); the poll of that resource is retried as a whole next time.
+    #[error(
+        "Sage's list {path} kept changing while it was read ({requests} requests); will retry"
+    )]
+    ListKeptChanging { path: String, requests: u32 },
+
     /// The endpoint does not offer the incremental filter asked for.
     #[error("Sage endpoint {endpoint} does not support the {filter} filter")]
     FilterUnsupported {
@@ -128,6 +135,7 @@ impl SageError {
             | SageError::TokenSaveFailed { .. }
             | SageError::InvalidResponse { .. }
             | SageError::PagingLoop { .. }
+            | SageError::ListKeptChanging { .. }
             | SageError::FilterUnsupported { .. }
             | SageError::InvalidRequest(_)
             | SageError::ClientSetup(_) => false,

@@ -17,6 +17,7 @@
 mod client;
 pub mod endpoints;
 mod error;
+mod listing;
 mod oauth;
 mod paging;
 mod retry;
@@ -26,6 +27,7 @@ mod token_store;
 
 pub use client::{SageClient, USER_AGENT};
 pub use error::SageError;
+pub use listing::{AnchoredListing, ItemKey, ListingStats, MIN_PAGE_SIZE};
 pub use oauth::{AppCredentials, REFRESH_MARGIN_SECONDS, TokenSet};
 pub use paging::{DELETED_SINCE, Page, PageCursor, UPDATED_OR_CREATED_SINCE};
 pub use session::{BUSINESS_HEADER, SageSession};

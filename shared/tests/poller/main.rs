@@ -6,6 +6,7 @@
 #[allow(dead_code)]
 mod support;
 
+mod paging;
 mod world;
 
 use chrono::Duration as ChronoDuration;
@@ -339,6 +340,108 @@ async fn disabled_and_events_off_instances_are_skipped() {
         assert_eq!(w.poll(id).await.outcome, PollOutcome::EventsDisabled);
         assert!(w.sim.requests().is_empty());
         assert_eq!(w.poll(424242).await.outcome, PollOutcome::NotFound);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_deleted_before_the_page_being_read_are_not_skipped() {
+    for backend in [Backend::Embedded, Backend::Aws] {
+        paging::deleting_rows_of_page_one_mid_listing(backend).await;
+    }
+}
+
+/// How many seeds the churn property runs (`PAGING_SEEDS` raises it for a longer hunt).
+fn churn_seeds(default: u64) -> u64 {
+    std::env::var("PAGING_SEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_churn_between_pages_loses_nothing_embedded() {
+    for seed in 0..churn_seeds(24) {
+        paging::random_churn_between_pages(Backend::Embedded, seed).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_churn_between_pages_loses_nothing_on_aws() {
+    for seed in 1_000..1_000 + churn_seeds(24).div_ceil(8) {
+        paging::random_churn_between_pages(Backend::Aws, seed).await;
+    }
+}
+
+/// Which id is stable in which case (README, "Correctness rules"): an event's `evt_` id
+/// is the same whenever that version is sent; a notification's `msg_` id follows its
+/// events, so a re-poll after a crash that regroups them sends a new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_crash_resent_events_keep_their_event_ids_in_a_new_notification() {
+    each_backend(async |w: World| {
+        let id = w.register().await;
+        w.sim.advance(ChronoDuration::seconds(1));
+        for i in 0..4 {
+            w.sim
+                .create("contacts", serde_json::json!({"name": format!("Before {i}")}));
+        }
+        w.fail_next_watermark_write();
+        let summary = w.poll(id).await;
+        assert_eq!(summary.outcome, PollOutcome::PartiallyFailed, "{summary:?}");
+        let first = w.drain_events().await;
+        assert_eq!(first.len(), 4);
+        // A change made before the next poll joins the re-read window.
+        w.sim.advance(ChronoDuration::seconds(1));
+        w.sim
+            .create("contacts", serde_json::json!({"name": "After the crash"}));
+        let summary = w.poll(id).await;
+        assert_eq!(summary.outcome, PollOutcome::Polled, "{summary:?}");
+        let second = w.drain_events().await;
+        assert_eq!(second.len(), 5, "the four re-sent plus the new one");
+        let first_ids: HashSet<&str> = first.iter().map(|e| e.event_id.as_str()).collect();
+        let resent: HashSet<&str> = second
+            .iter()
+            .map(|e| e.event_id.as_str())
+            .filter(|id| first_ids.contains(id))
+            .collect();
+        assert_eq!(resent, first_ids, "re-sent events keep their evt_ ids");
+        assert_ne!(
+            first[0].notification_id, second[0].notification_id,
+            "regrouped events travel in a notification with a new msg_ id"
+        );
+    })
+    .await;
+}
+
+/// The registration edge (README, "Correctness rules"): a change stamped before the
+/// registration instant is history even when Sage commits it later; a customer who
+/// wants that edge covered registers with an earlier `event.poller.start`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_stamped_before_registration_is_history_unless_the_start_says_otherwise() {
+    each_backend(async |w: World| {
+        let plain = w.register().await;
+        let registered = chrono::Utc::now();
+        let covered = w
+            .register_with_start(Some(registered - ChronoDuration::minutes(2)))
+            .await;
+        // Committed after both registrations, stamped 30 s before them (a late commit).
+        let late = w.sim.create_at(
+            "contacts",
+            serde_json::json!({"name": "Late commit"}),
+            registered - ChronoDuration::seconds(30),
+        );
+        assert_eq!(w.poll(plain).await.outcome, PollOutcome::Polled);
+        assert!(
+            w.drain_events().await.is_empty(),
+            "stamped before the registration instant: history"
+        );
+        assert_eq!(w.poll(covered).await.outcome, PollOutcome::Polled);
+        let events = w.drain_events().await;
+        assert_eq!(
+            events.iter().map(|e| e.object_id.as_str()).collect::<Vec<_>>(),
+            vec![late.as_str()],
+            "an explicit event.poller.start covers the edge"
+        );
     })
     .await;
 }

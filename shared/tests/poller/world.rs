@@ -51,6 +51,8 @@ pub struct EventView {
     pub object_id: String,
     pub event_id: String,
     pub notification_id: String,
+    /// The event's `date`: the change time of the version it reports.
+    pub date: String,
 }
 
 pub struct World {
@@ -145,6 +147,11 @@ impl World {
     /// Register the seed's example instance (customers) the way registration does:
     /// exchange a fresh grant code, store secrets and record, watermarks at now.
     pub async fn register(&self) -> u64 {
+        self.register_with_start(None).await
+    }
+
+    /// [`World::register`] with `event.poller.start` set (the customer's history start).
+    pub async fn register_with_start(&self, start: Option<DateTime<Utc>>) -> u64 {
         let request =
             parse_instance_request(SEED, &ValidationOptions::default()).expect("seed validates");
         let code = self
@@ -157,8 +164,11 @@ impl World {
             .expect("code exchange");
         let id = self.instances.next_id().await.expect("id");
         let now = Utc::now();
-        let configuration =
-            serde_json::Value::Object(request.configuration.to_response_configuration());
+        let mut configuration = request.configuration.to_response_configuration();
+        if let Some(start) = start {
+            configuration.insert("event.poller.start".into(), start.to_rfc3339().into());
+        }
+        let configuration = serde_json::Value::Object(configuration);
         let mut record = InstanceRecord::new(id, "org", request.name.clone(), configuration, now);
         record.tags = request.tags.clone();
         let doc = InstanceSecrets::new(
@@ -176,7 +186,8 @@ impl World {
                 id,
                 "customers",
                 &Watermark {
-                    at: now,
+                    // As registration does: the history start, else now.
+                    at: start.unwrap_or(now),
                     seen: vec![],
                 },
             )
@@ -223,6 +234,7 @@ impl World {
                         object_id: e["objectId"].as_str().unwrap_or_default().to_owned(),
                         event_id: e["eventId"].as_str().unwrap_or_default().to_owned(),
                         notification_id: notification.event_id.clone(),
+                        date: e["date"].as_str().unwrap_or_default().to_owned(),
                     });
                 }
                 self.consumer.ack(&m.receipt).await.expect("ack");
