@@ -2,39 +2,17 @@
 
 use serde_json::{Map, Value, json};
 
-/// The list endpoints the simulator serves from the start.
-pub const ENDPOINTS: &[&str] = &[
-    "contacts",
-    "contact_types",
-    "sales_invoices",
-    "sales_credit_notes",
-    "sales_quotes",
-    "purchase_invoices",
-    "purchase_credit_notes",
-    "products",
-    "services",
-    "stock_items",
-    "contact_payments",
-    "contact_allocations",
-    "ledger_accounts",
-    "journals",
-    "bank_accounts",
-    "transactions",
-    "ledger_entries",
-    "tax_rates",
-];
+use crate::spec::spec;
 
-/// Endpoints without `deleted_since` (Sage's reference lists these).
-pub(crate) const NO_DELETED_SINCE: &[&str] = &[
-    "ledger_accounts",
-    "transactions",
-    "ledger_entries",
-    "tax_rates",
-    "contact_types",
-];
-
-/// Endpoints without `updated_or_created_since`.
-pub(crate) const NO_UPDATED_SINCE: &[&str] = &["contact_types"];
+/// The list endpoints the simulator serves from the start: every endpoint Sage's Swagger
+/// file lists with `updated_or_created_since` (the pollable ones), plus `contact_types`,
+/// reference data every business has. Derived from the file, so a newer file brings its
+/// new endpoints along.
+pub fn served_endpoints() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = spec().pollable().map(|e| e.name()).collect();
+    names.push("contact_types");
+    names
+}
 
 const COMPANY_WORDS: &[&str] = &[
     "Acme",
@@ -132,6 +110,20 @@ pub(crate) fn generated_fields(endpoint: &str, seq: u64, contact_type: &str) -> 
             });
             if let Some(obj) = v.as_object_mut() {
                 obj.insert(number_key.to_owned(), json!(format!("{prefix}-{seq}")));
+                // Credit notes have no due date in Sage's definitions; quotes expire and
+                // are never outstanding.
+                match endpoint {
+                    "sales_credit_notes" | "purchase_credit_notes" => {
+                        obj.remove("due_date");
+                    }
+                    "sales_quotes" => {
+                        obj.remove("outstanding_amount");
+                        if let Some(due) = obj.remove("due_date") {
+                            obj.insert("expiry_date".to_owned(), due);
+                        }
+                    }
+                    _ => {}
+                }
             }
             v
         }
@@ -148,12 +140,16 @@ pub(crate) fn generated_fields(endpoint: &str, seq: u64, contact_type: &str) -> 
             "sales_rates": [{"rate_name": "Rate", "rate": money(net)}],
             "active": true,
         }),
-        "contact_payments" | "contact_allocations" => json!({
+        "contact_payments" => json!({
             "reference": format!("PAY-{seq}"),
             "transaction_type": {"id": "CUSTOMER_RECEIPT", "displayed_as": "Customer Receipt", "$path": "/transaction_types/CUSTOMER_RECEIPT"},
             "date": date(seq),
             "total_amount": money(net),
             "currency": gbp,
+        }),
+        "contact_allocations" => json!({
+            "transaction_type": {"id": "CUSTOMER_ALLOCATION", "displayed_as": "Customer Allocation", "$path": "/transaction_types/CUSTOMER_ALLOCATION"},
+            "date": date(seq),
         }),
         "ledger_accounts" => json!({
             "name": format!("{word} Sales"),
@@ -196,12 +192,42 @@ pub(crate) fn generated_fields(endpoint: &str, seq: u64, contact_type: &str) -> 
             "debit": money(net),
             "credit": "0.00",
         }),
-        _ => json!({"name": format!("{endpoint} {seq}")}),
+        _ => return spec_shaped_fields(endpoint, seq),
     };
     match value {
         Value::Object(map) => map,
         _ => Map::new(),
     }
+}
+
+/// Fields for an endpoint without hand-written fixtures: the common descriptive
+/// properties its record definition in Sage's file has (and only those), so generated
+/// records never carry a field Sage does not define.
+fn spec_shaped_fields(endpoint: &str, seq: u64) -> Map<String, Value> {
+    let mut fields = Map::new();
+    let Some(definition) = spec()
+        .list_endpoint(endpoint)
+        .and_then(|e| e.record.as_ref())
+    else {
+        // Not an endpoint of Sage's: a test made it up; a name is enough.
+        fields.insert("name".to_owned(), json!(format!("{endpoint} {seq}")));
+        return fields;
+    };
+    let word = COMPANY_WORDS[(seq as usize) % COMPANY_WORDS.len()];
+    let candidates = [
+        ("name", json!(format!("{word} {seq}"))),
+        ("reference", json!(format!("REF-{seq}"))),
+        ("description", json!(format!("{word} {endpoint} {seq}"))),
+        ("details", json!(format!("{word} {endpoint} {seq}"))),
+        ("date", json!(date(seq))),
+        ("tax_number", json!(format!("GB{:09}", 100_000_000 + seq))),
+    ];
+    for (key, value) in candidates {
+        if definition.has(key) {
+            fields.insert(key.to_owned(), value);
+        }
+    }
+    fields
 }
 
 fn text<'a>(fields: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
@@ -218,6 +244,16 @@ fn number(fields: &Map<String, Value>, key: &str) -> Option<String> {
         _ => None,
     }
 }
+
+/// Fields a record's `displayed_as` falls back to, first present wins.
+const DISPLAY_FALLBACK_KEYS: &[&str] = &[
+    "name",
+    "reference",
+    "description",
+    "details",
+    "tax_number",
+    "date",
+];
 
 /// What Sage shows as `displayed_as`, derived from the record's fields.
 pub(crate) fn displayed_as(endpoint: &str, id: &str, fields: &Map<String, Value>) -> String {
@@ -253,7 +289,7 @@ pub(crate) fn displayed_as(endpoint: &str, id: &str, fields: &Map<String, Value>
     };
     derived
         .or_else(|| {
-            ["name", "reference", "description"]
+            DISPLAY_FALLBACK_KEYS
                 .iter()
                 .find_map(|k| text(fields, k).map(str::to_owned))
         })

@@ -11,9 +11,14 @@
 //! - `updated_or_created_since` is inclusive, `deleted_since` exclusive, both compared at
 //!   whole seconds (Sage's resolution); a time without an offset, or a `+` sent unencoded
 //!   (it decodes to a space), is a 400;
-//! - `deleted_since` where Sage has none (`ledger_accounts`, `transactions`,
-//!   `ledger_entries`, `tax_rates`, `contact_types`) or `updated_or_created_since` on
-//!   `contact_types` → 400 `InvalidParameter`; both filters at once → 400;
+//! - it serves every list endpoint Sage's Swagger file ([`spec`]) lists with
+//!   `updated_or_created_since`, plus `contact_types`; on those, a query parameter the file
+//!   does not list for the endpoint (`deleted_since` on `sales_quotes`, `from_date` on
+//!   `journals`, a typo) → 400 `InvalidParameter` naming it, in Sage's error body (whether
+//!   Sage itself ignores unknown parameters is unconfirmed; failing is what catches a
+//!   client that sends what Sage does not take); both incremental filters at once → 400;
+//! - listed parameters it has no data for (`from_date`, `status_id`, …) are accepted and
+//!   do not narrow the list; `contact_type_id` (contacts) and `search` do;
 //! - a `deleted_since` list holds `{"id","deleted_at"}` items (Sage's shape is unconfirmed);
 //! - a grant code is used up by any exchange attempt that names it, successful or not;
 //! - after a refresh the old refresh token is dead; old access tokens live until expiry;
@@ -34,12 +39,13 @@ mod fixtures;
 mod log;
 mod oauth;
 mod server;
+pub mod spec;
 mod store;
 mod sync;
 
 pub use config::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SimConfig};
 pub use fault::{Fault, FaultRule, FaultTarget, RetryAfter};
-pub use fixtures::ENDPOINTS;
+pub use fixtures::served_endpoints;
 pub use log::LoggedRequest;
 
 use chrono::{DateTime, Utc};

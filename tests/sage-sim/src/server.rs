@@ -16,9 +16,9 @@ use std::sync::{Arc, Mutex};
 use crate::clock::SimClock;
 use crate::config::SimConfig;
 use crate::fault::{self, Fault, FaultRule, RequestFacts};
-use crate::fixtures;
 use crate::log::LoggedRequest;
 use crate::oauth::{Form, OAuthState};
+use crate::spec;
 use crate::store::{Attributes, DeletedView, ListFilter, RecordView, Store};
 use crate::sync::lock;
 use serde::Serialize;
@@ -491,6 +491,24 @@ fn since(incoming: &Incoming, name: &str) -> Result<Option<i64>, String> {
     }
 }
 
+/// On an endpoint of Sage's Swagger file, every query parameter must be one the file
+/// lists for it. Endpoints a test made up take anything.
+fn check_params_against_spec(endpoint: &str, incoming: &Incoming) -> Result<(), String> {
+    let Some(documented) = spec::spec().list_endpoint(endpoint) else {
+        return Ok(());
+    };
+    match incoming.query.iter().find(|(k, _)| !documented.accepts(k)) {
+        None => Ok(()),
+        Some((k, _)) if k == spec::UPDATED_OR_CREATED_SINCE || k == spec::DELETED_SINCE => {
+            Err(format!("{k} is not available on /{endpoint}"))
+        }
+        Some((k, _)) => Err(format!(
+            "{k} is not a parameter of /{endpoint}; it takes {}",
+            documented.param_names().collect::<Vec<_>>().join(", ")
+        )),
+    }
+}
+
 struct ListRequest {
     page: u32,
     items_per_page: u32,
@@ -504,16 +522,9 @@ fn parse_list(shared: &Shared, endpoint: &str, incoming: &Incoming) -> Result<Li
         .unwrap_or(shared.config.default_items_per_page)
         .clamp(1, max);
     let page = positive(incoming, "page")?.unwrap_or(1);
+    check_params_against_spec(endpoint, incoming)?;
     let changed_since = since(incoming, "updated_or_created_since")?;
     let deleted_since = since(incoming, "deleted_since")?;
-    if changed_since.is_some() && fixtures::NO_UPDATED_SINCE.contains(&endpoint) {
-        return Err(format!(
-            "updated_or_created_since is not available on /{endpoint}"
-        ));
-    }
-    if deleted_since.is_some() && fixtures::NO_DELETED_SINCE.contains(&endpoint) {
-        return Err(format!("deleted_since is not available on /{endpoint}"));
-    }
     if changed_since.is_some() && deleted_since.is_some() {
         return Err("use updated_or_created_since or deleted_since, not both".to_owned());
     }

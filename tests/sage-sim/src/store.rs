@@ -202,10 +202,10 @@ const CACHE_LIMIT: usize = 64;
 impl Store {
     pub(crate) fn new(now: DateTime<Utc>) -> Self {
         let mut store = Store::default();
-        for endpoint in fixtures::ENDPOINTS {
+        for endpoint in fixtures::served_endpoints() {
             store
                 .collections
-                .insert((*endpoint).to_owned(), Collection::default());
+                .insert(endpoint.to_owned(), Collection::default());
         }
         // Sage's two contact types are reference data, present in every business.
         let at = whole_seconds(now);
