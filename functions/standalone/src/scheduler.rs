@@ -1,9 +1,19 @@
 //! The in-process poll scheduler: the runner's stand-in for EventBridge Scheduler.
 //!
-//! Every tick it reads the schedules table, keeps a next-due time per instance and starts
-//! the polls that are due, as tokio tasks, never two at once for the same instance (the
-//! poll lease still guards against another process). "Poll now" requests arrive through
-//! [`LocalPollTrigger`] and jump the queue under the same one-at-a-time rule.
+//! It keeps a next-due instant per scheduled instance in a due-time queue (a min-heap) and
+//! starts each poll at its own due instant, as a tokio task, never two at once for the same
+//! instance (the poll lease still guards against another process). "Poll now" requests
+//! arrive through [`LocalPollTrigger`] and jump the queue under the same one-at-a-time rule.
+//!
+//! Why this shape (issue #19, 10,000 instances on one 2-core runner):
+//! - **No scan per tick.** The schedules table is read when the store says a schedule was
+//!   written ([`EmbeddedStore::schedules_version`], checked every tick, O(1)) and, as a
+//!   safety net, every `resync`; between those, the heap says what is due in O(log N).
+//! - **Polls spread out.** Each poll starts at its own due instant, not at the next tick,
+//!   so 167 polls a second (10,000 at 1 minute) arrive one by one, not in bursts.
+//! - **Bounded work in flight.** At most `max_concurrent_polls` polls run at once; a due
+//!   poll waits for a free slot (requested ones first), so a burst (start-up, a Sage
+//!   slowdown) turns into lag instead of hundreds of threads, sockets and SQLite waiters.
 //!
 //! Jitter: the first poll of a newly seen schedule is due at a random point within one
 //! interval, later ones after the interval ± 10 %, so instances registered together (or
@@ -14,7 +24,8 @@ use rand::Rng;
 use sage_events_core::embedded::EmbeddedStore;
 use sage_events_core::poll::{PollOutcome, PollSettings, PollSummary, PollerDeps, poll_instance};
 use sage_events_core::ports::{PollTrigger, PortError};
-use std::collections::{HashMap, HashSet};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -25,8 +36,14 @@ use tokio::time::Instant;
 /// Knobs of the scheduler.
 #[derive(Debug, Clone)]
 pub struct SchedulerSettings {
-    /// How often the schedules table is read.
+    /// How often the scheduler checks whether a schedule was written (a counter read,
+    /// not a table read).
     pub tick: Duration,
+    /// The longest time between two full reads of the schedules table, a safety net for
+    /// writes that bypass this process's store (none today).
+    pub resync: Duration,
+    /// Polls running at once (scheduled and requested together; at least 1).
+    pub max_concurrent_polls: usize,
     /// The length of a schedule's "minute" (60 s; shorter in tests).
     pub minute: Duration,
     /// Spread of the interval between polls (0.1 = ± 10 %).
@@ -38,6 +55,8 @@ impl Default for SchedulerSettings {
     fn default() -> Self {
         SchedulerSettings {
             tick: Duration::from_secs(1),
+            resync: Duration::from_secs(60),
+            max_concurrent_polls: 32,
             minute: Duration::from_secs(60),
             jitter: 0.1,
             poll: PollSettings::default(),
@@ -57,6 +76,10 @@ pub enum PollCause {
 pub struct PollReport {
     pub instance_id: u64,
     pub cause: PollCause,
+    /// When a scheduled poll was due (`None` for a requested one).
+    pub due: Option<Instant>,
+    /// When the poll started: `started - due` is how late the scheduler was.
+    pub started: Instant,
     /// The summary, or the storage error that stopped the poll.
     pub result: Result<PollSummary, PortError>,
 }
@@ -109,7 +132,8 @@ pub fn is_failure(outcome: &PollOutcome) -> bool {
     )
 }
 
-/// Run one poll and log its summary.
+/// Run one poll and log what the engine's own "poll finished" line (one per poll) does not
+/// say: why a poll failed, or that storage stopped it.
 pub async fn poll_and_log(
     deps: &PollerDeps,
     settings: &PollSettings,
@@ -118,35 +142,17 @@ pub async fn poll_and_log(
     let owner = lease_owner();
     let result = poll_instance(deps, settings, instance_id, &owner).await;
     match &result {
-        Ok(summary) => {
-            let events: u64 = summary.resources.values().map(|r| r.notifications).sum();
-            if is_failure(&summary.outcome) {
-                tracing::warn!(
-                    instance_id,
-                    outcome = ?summary.outcome,
-                    message = summary.message.as_deref().unwrap_or(""),
-                    duration_ms = summary.duration_ms,
-                    "poll failed"
-                );
-            } else {
-                tracing::info!(
-                    instance_id,
-                    outcome = ?summary.outcome,
-                    notifications = events,
-                    duration_ms = summary.duration_ms,
-                    "poll finished"
-                );
-            }
-        }
+        Ok(summary) if is_failure(&summary.outcome) => tracing::warn!(
+            instance_id,
+            outcome = ?summary.outcome,
+            message = summary.message.as_deref().unwrap_or(""),
+            duration_ms = summary.duration_ms,
+            "poll failed"
+        ),
+        Ok(_) => {}
         Err(error) => tracing::warn!(instance_id, error = %error, "poll stopped by storage"),
     }
     result
-}
-
-/// The next-due bookkeeping of one schedule.
-struct Due {
-    interval: Duration,
-    next: Instant,
 }
 
 /// The scheduler (consumed by [`Scheduler::run`]).
@@ -181,18 +187,18 @@ impl Scheduler {
         mut shutdown: watch::Receiver<bool>,
         grace: Duration,
     ) {
-        let mut state = State {
-            scheduler: &self,
-            due: HashMap::new(),
-            running: HashSet::new(),
-            again: HashSet::new(),
-            tasks: JoinSet::new(),
-            task_ids: HashMap::new(),
-        };
+        let mut state = State::new(&self);
         let mut ticker = tokio::time::interval(self.settings.tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut requests_open = true;
         loop {
+            let next_due = state.next_due();
+            let due = async move {
+                match next_due {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 biased;
                 _ = stopped(&mut shutdown) => break,
@@ -203,34 +209,94 @@ impl Scheduler {
                     Some(id) => state.request(id),
                     None => requests_open = false,
                 },
-                _ = ticker.tick() => state.tick().await,
+                _ = ticker.tick() => state.refresh().await,
+                _ = due => state.start_due(),
             }
         }
         state.drain(grace).await;
     }
 }
 
+/// The bookkeeping of one schedule. `generation` tells the live heap item of a schedule
+/// from items left behind by a changed or deleted one (dropped when they surface).
+struct Entry {
+    interval: Duration,
+    generation: u64,
+}
+
 struct State<'a> {
     scheduler: &'a Scheduler,
-    due: HashMap<u64, Due>,
+    entries: HashMap<u64, Entry>,
+    /// `(due, instance, generation)`, earliest first.
+    queue: BinaryHeap<Reverse<(Instant, u64, u64)>>,
+    generations: u64,
+    /// The store's schedules version when the table was last read.
+    seen_version: Option<u64>,
+    last_read: Option<Instant>,
     running: HashSet<u64>,
     /// Instances asked to "poll now" while a poll of theirs was running: polled again
     /// when it ends, so a change made during the running poll is not left waiting.
     again: HashSet<u64>,
+    /// "Poll now" requests waiting for a free slot, served before due polls.
+    waiting: VecDeque<u64>,
     tasks: JoinSet<u64>,
     task_ids: HashMap<tokio::task::Id, u64>,
 }
 
-impl State<'_> {
-    fn request(&mut self, id: u64) {
-        if self.running.contains(&id) {
-            self.again.insert(id);
-        } else {
-            self.start(id, PollCause::Requested);
+impl<'a> State<'a> {
+    fn new(scheduler: &'a Scheduler) -> Self {
+        State {
+            scheduler,
+            entries: HashMap::new(),
+            queue: BinaryHeap::new(),
+            generations: 0,
+            seen_version: None,
+            last_read: None,
+            running: HashSet::new(),
+            again: HashSet::new(),
+            waiting: VecDeque::new(),
+            tasks: JoinSet::new(),
+            task_ids: HashMap::new(),
         }
     }
 
-    async fn tick(&mut self) {
+    fn has_slot(&self) -> bool {
+        self.tasks.len() < self.scheduler.settings.max_concurrent_polls.max(1)
+    }
+
+    fn request(&mut self, id: u64) {
+        if self.running.contains(&id) {
+            self.again.insert(id);
+        } else if !self.waiting.contains(&id) {
+            self.waiting.push_back(id);
+            self.start_waiting();
+        }
+    }
+
+    fn start_waiting(&mut self) {
+        while self.has_slot() {
+            let Some(id) = self.waiting.pop_front() else {
+                return;
+            };
+            if self.running.contains(&id) {
+                self.again.insert(id);
+            } else {
+                self.start(id, PollCause::Requested, None);
+            }
+        }
+    }
+
+    /// Re-read the schedules if one was written since the last read (or `resync` passed).
+    async fn refresh(&mut self) {
+        let settings = &self.scheduler.settings;
+        let version = self.scheduler.store.schedules_version();
+        let resync_due = self
+            .last_read
+            .is_none_or(|at| at.elapsed() >= settings.resync);
+        if self.seen_version == Some(version) && !resync_due {
+            return;
+        }
+        // The version is taken before the read: a write during the read is seen next tick.
         let schedules = match self.scheduler.store.all_schedules().await {
             Ok(schedules) => schedules,
             Err(error) => {
@@ -238,47 +304,107 @@ impl State<'_> {
                 return;
             }
         };
+        self.seen_version = Some(version);
+        self.last_read = Some(Instant::now());
+        self.apply(schedules);
+    }
+
+    /// Bring the entries in line with the table: new schedules get a first due time within
+    /// one interval, a changed interval takes effect from now (with fresh jitter), deleted
+    /// schedules are forgotten.
+    fn apply(&mut self, schedules: Vec<(u64, u32)>) {
         let now = Instant::now();
-        let settings = &self.scheduler.settings;
+        let minute = self.scheduler.settings.minute;
         let current: HashSet<u64> = schedules.iter().map(|(id, _)| *id).collect();
-        self.due.retain(|id, _| current.contains(id));
-        let mut starting = Vec::new();
+        self.entries.retain(|id, _| current.contains(id));
         for (id, minutes) in schedules {
-            let interval = settings.minute.saturating_mul(minutes.max(1));
-            let due = self.due.entry(id).or_insert_with(|| Due {
-                interval,
-                next: now + first_delay(interval),
-            });
-            if due.interval != interval {
-                // A changed interval takes effect from now, with fresh jitter.
-                *due = Due {
+            let interval = minute.saturating_mul(minutes.max(1));
+            if self
+                .entries
+                .get(&id)
+                .is_some_and(|entry| entry.interval == interval)
+            {
+                continue;
+            }
+            self.generations += 1;
+            let generation = self.generations;
+            self.entries.insert(
+                id,
+                Entry {
                     interval,
-                    next: now + first_delay(interval),
-                };
-            }
-            if due.next <= now {
-                due.next = now + jittered(interval, settings.jitter);
-                if !self.running.contains(&id) {
-                    starting.push(id);
-                }
-            }
+                    generation,
+                },
+            );
+            self.queue
+                .push(Reverse((now + first_delay(interval), id, generation)));
         }
-        for id in starting {
-            self.start(id, PollCause::Scheduled);
+        // Left-behind items are dropped as they surface; rebuild when they pile up.
+        if self.queue.len() > 2 * self.entries.len() + 64 {
+            let entries = &self.entries;
+            self.queue
+                .retain(|Reverse((_, id, generation))| is_live(entries, *id, *generation));
         }
     }
 
-    fn start(&mut self, id: u64, cause: PollCause) {
+    /// When the earliest live schedule is due, if a poll could start now.
+    fn next_due(&mut self) -> Option<Instant> {
+        if !self.has_slot() {
+            return None;
+        }
+        while let Some(Reverse((due, id, generation))) = self.queue.peek().copied() {
+            if is_live(&self.entries, id, generation) {
+                return Some(due);
+            }
+            self.queue.pop();
+        }
+        None
+    }
+
+    /// Start the polls that are due, as long as there are free slots; each is due again
+    /// one (jittered) interval after it started.
+    fn start_due(&mut self) {
+        let now = Instant::now();
+        let jitter = self.scheduler.settings.jitter;
+        while self.has_slot() {
+            let Some(Reverse((due, id, generation))) = self.queue.peek().copied() else {
+                return;
+            };
+            if due > now {
+                return;
+            }
+            self.queue.pop();
+            let Some(entry) = self.entries.get(&id) else {
+                continue;
+            };
+            if entry.generation != generation {
+                continue;
+            }
+            self.queue.push(Reverse((
+                now + jittered(entry.interval, jitter),
+                id,
+                generation,
+            )));
+            // Still running from last time (or on request): this turn is skipped.
+            if !self.running.contains(&id) {
+                self.start(id, PollCause::Scheduled, Some(due));
+            }
+        }
+    }
+
+    fn start(&mut self, id: u64, cause: PollCause, due: Option<Instant>) {
         self.running.insert(id);
         let deps = self.scheduler.deps.clone();
         let settings = self.scheduler.settings.poll.clone();
         let observer = self.scheduler.observer.clone();
+        let started = Instant::now();
         let handle = self.tasks.spawn(async move {
             let result = poll_and_log(&deps, &settings, id).await;
             if let Some(observer) = observer {
                 observer(&PollReport {
                     instance_id: id,
                     cause,
+                    due,
+                    started,
                     result,
                 });
             }
@@ -300,8 +426,9 @@ impl State<'_> {
         }
         self.running.remove(&id);
         if self.again.remove(&id) {
-            self.start(id, PollCause::Requested);
+            self.waiting.push_front(id);
         }
+        self.start_waiting();
     }
 
     async fn drain(mut self, grace: Duration) {
@@ -328,6 +455,13 @@ impl State<'_> {
             }
         }
     }
+}
+
+/// Whether a heap item is its schedule's current one.
+fn is_live(entries: &HashMap<u64, Entry>, id: u64, generation: u64) -> bool {
+    entries
+        .get(&id)
+        .is_some_and(|entry| entry.generation == generation)
 }
 
 /// A random delay within one interval.

@@ -20,7 +20,7 @@ use sage_events_standalone::runner::poller_deps;
 use sage_events_standalone::scheduler::{
     PollCause, PollReport, Scheduler, SchedulerSettings, local_trigger,
 };
-use sage_sim::{SageSim, SimConfig};
+use sage_sim::{Fault, FaultRule, FaultTarget, SageSim, SimConfig};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -126,21 +126,23 @@ impl World {
     }
 
     fn scheduler(&self, minute: Duration) -> Scheduler {
+        self.scheduler_with(SchedulerSettings {
+            tick: Duration::from_millis(20),
+            minute,
+            jitter: 0.1,
+            poll: PollSettings::default(),
+            ..SchedulerSettings::default()
+        })
+    }
+
+    fn scheduler_with(&self, settings: SchedulerSettings) -> Scheduler {
         let deps = poller_deps(&self.store, self.endpoints(), Arc::new(SystemClock)).unwrap();
         let reports = self.reports.clone();
-        Scheduler::new(
-            self.store.clone(),
-            deps,
-            SchedulerSettings {
-                tick: Duration::from_millis(20),
-                minute,
-                jitter: 0.1,
-                poll: PollSettings::default(),
+        Scheduler::new(self.store.clone(), deps, settings).with_observer(Arc::new(
+            move |report: &PollReport| {
+                reports.lock().unwrap().push(report.clone());
             },
-        )
-        .with_observer(Arc::new(move |report: &PollReport| {
-            reports.lock().unwrap().push(report.clone());
-        }))
+        ))
     }
 
     fn reports(&self) -> Vec<PollReport> {
@@ -260,4 +262,146 @@ async fn one_poll_per_instance_at_a_time() {
         let summary = report.result.unwrap();
         assert_ne!(summary.outcome, PollOutcome::LeaseHeld);
     }
+}
+
+/// Stop the scheduler and wait for it.
+async fn stop_scheduler(stop: watch::Sender<bool>, running: tokio::task::JoinHandle<()>) {
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(6), running)
+        .await
+        .expect("scheduler stops")
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polls_never_exceed_the_concurrency_cap() {
+    let w = world().await;
+    for _ in 0..6 {
+        w.register(1).await;
+    }
+    // Every Sage call takes 150 ms: a poll (list + deleted list) takes ≥ 300 ms, longer
+    // than the 250 ms within which all six are first due.
+    w.sim.inject(FaultRule::new(
+        Fault::Slow(Duration::from_millis(150)),
+        FaultTarget::AnyApi,
+        10_000,
+    ));
+    let ends = Arc::new(Mutex::new(Vec::new()));
+    let recorded = ends.clone();
+    let reports = w.reports.clone();
+    let scheduler = w
+        .scheduler_with(SchedulerSettings {
+            tick: Duration::from_millis(20),
+            minute: Duration::from_millis(250),
+            max_concurrent_polls: 2,
+            ..SchedulerSettings::default()
+        })
+        .with_observer(Arc::new(move |report: &PollReport| {
+            recorded
+                .lock()
+                .unwrap()
+                .push((report.started, tokio::time::Instant::now()));
+            reports.lock().unwrap().push(report.clone());
+        }));
+    let (_trigger, requests) = local_trigger();
+    let (stop, stopped) = watch::channel(false);
+    let running = tokio::spawn(scheduler.run(requests, stopped, Duration::from_secs(5)));
+    let reports = w.wait_reports(8, Duration::from_secs(15)).await;
+    stop_scheduler(stop, running).await;
+
+    assert!(reports.len() >= 8, "only {} polls", reports.len());
+    for report in &reports {
+        let summary = report.result.as_ref().expect("poll ran");
+        assert_eq!(summary.outcome, PollOutcome::Polled, "{summary:?}");
+    }
+    // The most polls running at any instant: exactly the cap (six were due at once).
+    let spans = ends.lock().unwrap().clone();
+    let most = spans
+        .iter()
+        .map(|(start, _)| {
+            spans
+                .iter()
+                .filter(|(s, e)| s <= start && start < e)
+                .count()
+        })
+        .max()
+        .unwrap();
+    assert_eq!(most, 2, "polls in flight at once: {most}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn due_polls_start_in_due_time_order_when_slots_are_scarce() {
+    let w = world().await;
+    for _ in 0..5 {
+        w.register(1).await;
+    }
+    w.sim.inject(FaultRule::new(
+        Fault::Slow(Duration::from_millis(40)),
+        FaultTarget::AnyApi,
+        10_000,
+    ));
+    let scheduler = w.scheduler_with(SchedulerSettings {
+        tick: Duration::from_millis(20),
+        minute: Duration::from_millis(200),
+        max_concurrent_polls: 1,
+        ..SchedulerSettings::default()
+    });
+    let (_trigger, requests) = local_trigger();
+    let (stop, stopped) = watch::channel(false);
+    let running = tokio::spawn(scheduler.run(requests, stopped, Duration::from_secs(5)));
+    let mut reports = w.wait_reports(10, Duration::from_secs(15)).await;
+    stop_scheduler(stop, running).await;
+
+    assert!(reports.len() >= 10, "only {} polls", reports.len());
+    // One slot, polls of ≥ 80 ms, five instances due every 200 ms: polls queue up, and
+    // the queue is served earliest due first, never before the due time.
+    reports.sort_by_key(|r| r.started);
+    let dues: Vec<_> = reports
+        .iter()
+        .map(|r| r.due.expect("scheduled polls have a due time"))
+        .collect();
+    for (report, due) in reports.iter().zip(&dues) {
+        assert_eq!(report.cause, PollCause::Scheduled);
+        assert!(report.started >= *due);
+    }
+    assert!(
+        dues.windows(2).all(|pair| pair[0] <= pair[1]),
+        "started out of due order"
+    );
+    // And they did queue up (otherwise the order says nothing).
+    let late = reports
+        .iter()
+        .filter(|r| r.started - r.due.unwrap() > Duration::from_millis(20))
+        .count();
+    assert!(late > 0, "no poll had to wait for the slot");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schedule_writes_reach_the_scheduler_without_a_rescan() {
+    let w = world().await;
+    // Started on an empty table, with the periodic full re-read an hour away: only the
+    // store's change signal can tell it about the schedule written below.
+    let scheduler = w.scheduler_with(SchedulerSettings {
+        tick: Duration::from_millis(20),
+        resync: Duration::from_secs(3600),
+        minute: Duration::from_millis(100),
+        ..SchedulerSettings::default()
+    });
+    let (_trigger, requests) = local_trigger();
+    let (stop, stopped) = watch::channel(false);
+    let running = tokio::spawn(scheduler.run(requests, stopped, Duration::from_secs(5)));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let id = w.register(1).await;
+    let reports = w.wait_reports(2, Duration::from_secs(5)).await;
+    assert!(reports.len() >= 2, "only {} polls", reports.len());
+    assert!(reports.iter().all(|r| r.instance_id == id));
+
+    PollScheduler::delete(&w.store, id).await.unwrap();
+    // A poll already running may still finish; after that, none.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let after_delete = w.reports().len();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let later = w.reports().len();
+    stop_scheduler(stop, running).await;
+    assert_eq!(later, after_delete, "a deleted schedule is still polled");
 }

@@ -150,11 +150,8 @@ impl InstanceStore for EmbeddedStore {
         };
         self.run(move |conn, _| {
             let stored = conn
-                .query_row(
-                    &format!("{SELECT_COLUMNS} WHERE id = ?1"),
-                    [key],
-                    StoredInstance::from_row,
-                )
+                .prepare_cached(&format!("{SELECT_COLUMNS} WHERE id = ?1"))
+                .and_then(|mut statement| statement.query_row([key], StoredInstance::from_row))
                 .optional()
                 .map_err(db_error("get instance"))?;
             stored.map(StoredInstance::into_record).transpose()

@@ -72,7 +72,7 @@ impl EventQueue for EmbeddedStore {
                 .map_err(&err)?;
             {
                 let mut insert = tx
-                    .prepare(
+                    .prepare_cached(
                         "INSERT INTO queue (id, body, visible_at_ms, receive_count) \
                          VALUES (?1, ?2, ?3, 0)",
                     )
@@ -109,7 +109,7 @@ impl QueueConsumer for EmbeddedStore {
             let prefix = format!("{:032x}", rand::rng().random::<u128>());
             let err = db_error("receive messages");
             let mut statement = conn
-                .prepare(
+                .prepare_cached(
                     "UPDATE queue SET receive_count = receive_count + 1, \
                      receipt = ?1 || '-' || seq, visible_at_ms = ?2 \
                      WHERE seq IN (SELECT seq FROM queue WHERE visible_at_ms <= ?3 \
@@ -151,7 +151,8 @@ impl QueueConsumer for EmbeddedStore {
     async fn ack(&self, receipt: &str) -> Result<(), PortError> {
         let receipt = receipt.to_owned();
         self.run(move |conn, _| {
-            conn.execute("DELETE FROM queue WHERE receipt = ?1", [receipt])
+            conn.prepare_cached("DELETE FROM queue WHERE receipt = ?1")
+                .and_then(|mut statement| statement.execute([receipt]))
                 .map_err(db_error("ack message"))?;
             Ok(())
         })
@@ -163,11 +164,9 @@ impl QueueConsumer for EmbeddedStore {
         let delay = duration_millis(delay.min(MAX_RETRY_DELAY));
         self.run(move |conn, inner| {
             let visible_at = inner.clock.now().timestamp_millis().saturating_add(delay);
-            conn.execute(
-                "UPDATE queue SET visible_at_ms = ?2 WHERE receipt = ?1",
-                params![receipt, visible_at],
-            )
-            .map_err(db_error("retry message"))?;
+            conn.prepare_cached("UPDATE queue SET visible_at_ms = ?2 WHERE receipt = ?1")
+                .and_then(|mut statement| statement.execute(params![receipt, visible_at]))
+                .map_err(db_error("retry message"))?;
             Ok(())
         })
         .await
@@ -184,13 +183,22 @@ impl QueueConsumer for EmbeddedStore {
                 .map_err(&err)?;
             // Like SQS (send to the DLQ, then delete): the dead letter is recorded from the
             // message as received, even if its receipt has gone stale meanwhile.
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO dead_letters (id, body, reason, failed_at_ms, receive_count) \
                  VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![message.id, message.body, reason, now, message.receive_count],
             )
+            .and_then(|mut statement| {
+                statement.execute(params![
+                    message.id,
+                    message.body,
+                    reason,
+                    now,
+                    message.receive_count
+                ])
+            })
             .map_err(&err)?;
-            tx.execute("DELETE FROM queue WHERE receipt = ?1", [&message.receipt])
+            tx.prepare_cached("DELETE FROM queue WHERE receipt = ?1")
+                .and_then(|mut statement| statement.execute([&message.receipt]))
                 .map_err(&err)?;
             tx.commit().map_err(&err)
         })

@@ -1,5 +1,6 @@
 //! [`PollScheduler`] on the `schedules` table; the runner's in-process timer reads
-//! [`EmbeddedStore::all_schedules`].
+//! [`EmbeddedStore::all_schedules`] when [`EmbeddedStore::schedules_version`] says a
+//! schedule was written since its last read.
 
 use super::{EmbeddedStore, db_error, row_id, stored_id, stored_u32, writable_id};
 use crate::ports::{PollScheduler, PortError};
@@ -17,24 +18,30 @@ impl PollScheduler for EmbeddedStore {
             ));
         }
         self.run(move |conn, _| {
-            conn.execute(
+            conn.prepare_cached(
                 "INSERT INTO schedules (instance, interval_minutes) VALUES (?1, ?2) \
                  ON CONFLICT (instance) DO UPDATE SET interval_minutes = excluded.interval_minutes",
-                params![key, interval_minutes],
             )
+            .and_then(|mut statement| statement.execute(params![key, interval_minutes]))
             .map_err(db_error("upsert schedule"))?;
             Ok(())
         })
-        .await
+        .await?;
+        self.schedules_changed();
+        Ok(())
     }
 
     async fn delete(&self, instance: u64) -> Result<(), PortError> {
-        self.delete_instance_row(
-            instance,
-            "DELETE FROM schedules WHERE instance = ?1",
-            "delete schedule",
-        )
-        .await
+        let deleted = self
+            .delete_instance_row(
+                instance,
+                "DELETE FROM schedules WHERE instance = ?1",
+                "delete schedule",
+            )
+            .await;
+        // Bumped even after a failure: the scheduler's re-read is cheap and then certain.
+        self.schedules_changed();
+        deleted
     }
 
     async fn get(&self, instance: u64) -> Result<Option<u32>, PortError> {
@@ -43,11 +50,8 @@ impl PollScheduler for EmbeddedStore {
         };
         self.run(move |conn, _| {
             let interval: Option<i64> = conn
-                .query_row(
-                    "SELECT interval_minutes FROM schedules WHERE instance = ?1",
-                    [key],
-                    |row| row.get(0),
-                )
+                .prepare_cached("SELECT interval_minutes FROM schedules WHERE instance = ?1")
+                .and_then(|mut statement| statement.query_row([key], |row| row.get(0)))
                 .optional()
                 .map_err(db_error("get schedule"))?;
             interval
@@ -64,7 +68,9 @@ impl EmbeddedStore {
         self.run(|conn, _| {
             let err = db_error("list schedules");
             let mut statement = conn
-                .prepare("SELECT instance, interval_minutes FROM schedules ORDER BY instance")
+                .prepare_cached(
+                    "SELECT instance, interval_minutes FROM schedules ORDER BY instance",
+                )
                 .map_err(&err)?;
             let rows = statement
                 .query_map([], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?)))

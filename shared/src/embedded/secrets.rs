@@ -114,11 +114,11 @@ impl SecretStore for EmbeddedStore {
         self.run(move |conn, inner| {
             let (nonce, ciphertext) = seal(inner, instance, &value)?;
             let inserted = conn
-                .execute(
+                .prepare_cached(
                     "INSERT INTO secrets (instance, nonce, ciphertext) VALUES (?1, ?2, ?3) \
                      ON CONFLICT (instance) DO NOTHING",
-                    params![key, &nonce[..], ciphertext],
                 )
+                .and_then(|mut statement| statement.execute(params![key, &nonce[..], ciphertext]))
                 .map_err(db_error("create secret"))?;
             if inserted == 0 {
                 return Err(PortError::conflict(format!(
@@ -136,11 +136,10 @@ impl SecretStore for EmbeddedStore {
         };
         self.run(move |conn, inner| {
             let stored: Option<(Vec<u8>, Vec<u8>)> = conn
-                .query_row(
-                    "SELECT nonce, ciphertext FROM secrets WHERE instance = ?1",
-                    [key],
-                    |row| Ok((row.get(0)?, row.get(1)?)),
-                )
+                .prepare_cached("SELECT nonce, ciphertext FROM secrets WHERE instance = ?1")
+                .and_then(|mut statement| {
+                    statement.query_row([key], |row| Ok((row.get(0)?, row.get(1)?)))
+                })
                 .optional()
                 .map_err(db_error("get secret"))?;
             let Some((nonce, ciphertext)) = stored else {
@@ -169,10 +168,10 @@ impl SecretStore for EmbeddedStore {
         self.run(move |conn, inner| {
             let (nonce, ciphertext) = seal(inner, instance, &value)?;
             let changed = conn
-                .execute(
+                .prepare_cached(
                     "UPDATE secrets SET nonce = ?2, ciphertext = ?3 WHERE instance = ?1",
-                    params![key, &nonce[..], ciphertext],
                 )
+                .and_then(|mut statement| statement.execute(params![key, &nonce[..], ciphertext]))
                 .map_err(db_error("put secret"))?;
             if changed == 0 {
                 return Err(not_found());

@@ -71,6 +71,8 @@ impl SageClient {
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(settings.request_timeout)
             .timeout(settings.request_timeout)
+            .pool_max_idle_per_host(super::settings::POOL_MAX_IDLE_PER_HOST)
+            .pool_idle_timeout(super::settings::POOL_IDLE_TIMEOUT)
             .build()
             .map_err(|e| SageError::ClientSetup(error_chain(&e)))?;
         Ok(SageClient {

@@ -29,6 +29,14 @@ pub struct SageEndpoints {
     pub revoke_url: Url,
 }
 
+/// Idle connections to Sage kept open for reuse. Sage is one host, and a runner caps its
+/// polls in flight (32 by default), so this covers a busy runner's steady state without
+/// holding hundreds of sockets (and their TLS state) after a burst.
+pub const POOL_MAX_IDLE_PER_HOST: usize = 32;
+/// How long an idle connection to Sage is kept: beyond a 1-minute poll interval's gap
+/// would mostly keep dead weight; below it every poll would pay a new TLS handshake.
+pub const POOL_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// A `SAGE_*_URL` variable that is set but is not an absolute http(s) URL.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{variable} is not a usable URL: {reason}")]
