@@ -78,6 +78,8 @@ pub struct ApiError {
     pub field: Option<String>,
     /// Every field error, when validation found several.
     pub errors: Vec<(String, String)>,
+    /// Response headers the error calls for (`Allow` on a 405).
+    pub headers: Vec<(String, String)>,
 }
 
 impl ApiError {
@@ -87,6 +89,7 @@ impl ApiError {
             message: message.into(),
             field: None,
             errors: Vec::new(),
+            headers: Vec::new(),
         }
     }
 
@@ -98,7 +101,16 @@ impl ApiError {
             message: format!("{field}: {message}"),
             errors: vec![(field.clone(), message)],
             field: Some(field),
+            headers: Vec::new(),
         }
+    }
+
+    /// 405 for a known path; `allowed` is the comma-separated list of its methods, sent as
+    /// `Allow` (RFC 9110 §15.5.6 requires it) and repeated in the message.
+    pub fn method_not_allowed(allowed: &str) -> Self {
+        let mut error = Self::new(405, format!("method not allowed here; allowed: {allowed}"));
+        error.headers.push(("allow".to_owned(), allowed.to_owned()));
+        error
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -129,6 +141,9 @@ impl ApiError {
         let mut response = ApiResponse::json(self.status, body);
         if self.status == 401 {
             response = response.with_header("www-authenticate", "User, Organization, Element");
+        }
+        for (name, value) in self.headers {
+            response = response.with_header(&name, value);
         }
         response
     }

@@ -97,7 +97,7 @@ fn parse_id(text: &str) -> Result<u64, ApiError> {
 }
 
 fn method_not_allowed(allowed: &str) -> ApiError {
-    ApiError::new(405, format!("method not allowed here; allowed: {allowed}"))
+    ApiError::method_not_allowed(allowed)
 }
 
 #[cfg(test)]

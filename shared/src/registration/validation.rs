@@ -32,6 +32,7 @@ pub fn validation_error(errors: ValidationErrors) -> ApiError {
         message,
         field: Some(field),
         errors: list,
+        headers: Vec::new(),
     }
 }
 
