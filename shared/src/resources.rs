@@ -5,17 +5,20 @@
 //! notes). Two hub resources share `/contacts` and are told apart by a fixed
 //! `contact_type_id` filter.
 //!
-//! Sage's own endpoint names (`sales_invoices`, `contact_payments`, …) are accepted as
-//! resource names too, each mapping to itself. Users who know Sage's API (or who want an
-//! endpoint the hub never named, such as `stock_items`) can then write
+//! Every pollable Sage endpoint ([`crate::sage::endpoints::POLLABLE`], the list endpoints
+//! Sage's v3.1 Swagger file gives `updated_or_created_since`) is accepted by its own name
+//! too (`sales_invoices`, `contact_payments`, `bank_deposits`, …), each mapping to itself.
+//! Users who know Sage's API (or who want an endpoint the hub never named) can then write
 //! `/hubs/finance/sales_invoices` and get exactly that endpoint, and the resource name
 //! becomes the events' `objectType` unchanged. Where a hub name and a Sage name coincide
 //! (`contacts`, `products`, `services`) there is a single entry.
 //!
-//! Each entry also carries the small allow-list of Sage query parameters that a where
-//! clause may set with `=` on that endpoint. The lists are deliberately conservative
-//! (parameters Sage documents for the list endpoint and that make sense as a fixed filter
-//! of a poller); anything else is rejected at registration rather than silently dropped.
+//! Each entry's filters — the Sage query parameters a where clause may set with `=` — are
+//! its endpoint's, taken from the endpoint table at compile time, so a hub name can
+//! neither allow what Sage does not take nor point at an endpoint that cannot be polled
+//! (the build fails).
+
+use crate::sage::endpoints::{self, ListEndpoint, POLLABLE};
 
 /// One resource name a poller configuration may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,7 +29,8 @@ pub struct HubResource {
     pub endpoint: &'static str,
     /// Query parameters always sent for this resource, e.g. `contact_type_id=CUSTOMER`.
     pub fixed_params: &'static [(&'static str, &'static str)],
-    /// Sage query parameters a where clause may set with `=` on this endpoint.
+    /// Sage query parameters a where clause may set with `=` on this endpoint, spelled
+    /// as Sage spells them.
     pub filters: &'static [&'static str],
     /// Whether `name` is a finance-hub name or one of Sage's own endpoint names.
     pub naming: ResourceNaming,
@@ -41,110 +45,87 @@ pub enum ResourceNaming {
     SageEndpoint,
 }
 
-/// Filters on `/contacts`.
-const CONTACT_FILTERS: &[&str] = &["contact_type_id", "search", "email"];
-/// Filters on sales and purchase artefacts (invoices, credit notes, quotes).
-const ARTEFACT_FILTERS: &[&str] = &["contact_id", "status_id", "from_date", "to_date", "search"];
-/// Filters on `/contact_payments` and `/contact_allocations`.
-const PAYMENT_FILTERS: &[&str] = &["contact_id", "from_date", "to_date"];
-/// Filters on products, services and stock items.
-const ITEM_FILTERS: &[&str] = &["search"];
-/// Filters on `/ledger_accounts`.
-const LEDGER_ACCOUNT_FILTERS: &[&str] = &["ledger_account_type_id", "search"];
-/// Filters on date-ranged ledger lists (`/journals`, `/transactions`, `/ledger_entries`).
-const DATE_RANGE_FILTERS: &[&str] = &["from_date", "to_date"];
-/// No filters beyond the incremental ones.
-const NO_FILTERS: &[&str] = &[];
-
 const fn hub(
     name: &'static str,
     endpoint: &'static str,
     fixed_params: &'static [(&'static str, &'static str)],
-    filters: &'static [&'static str],
 ) -> HubResource {
+    let endpoint = endpoints::pollable_const(endpoint);
     HubResource {
         name,
-        endpoint,
+        endpoint: endpoint.path,
         fixed_params,
-        filters,
+        filters: endpoint.filters,
         naming: ResourceNaming::Hub,
     }
 }
 
-const fn sage(endpoint: &'static str, filters: &'static [&'static str]) -> HubResource {
-    // `endpoint` always starts with '/'; the name is the rest of it.
-    let (_, name) = endpoint.split_at(1);
+const fn sage(endpoint: &'static ListEndpoint) -> HubResource {
+    // `path` always starts with '/'; the name is the rest of it.
+    let (_, name) = endpoint.path.split_at(1);
     HubResource {
         name,
-        endpoint,
+        endpoint: endpoint.path,
         fixed_params: &[],
-        filters,
+        filters: endpoint.filters,
         naming: ResourceNaming::SageEndpoint,
     }
 }
 
-/// Every accepted resource name: hub names first, then Sage endpoint names.
-static RESOURCES: &[HubResource] = &[
-    hub(
-        "customers",
-        "/contacts",
-        &[("contact_type_id", "CUSTOMER")],
-        CONTACT_FILTERS,
-    ),
-    hub(
-        "vendors",
-        "/contacts",
-        &[("contact_type_id", "VENDOR")],
-        CONTACT_FILTERS,
-    ),
-    hub("contacts", "/contacts", &[], CONTACT_FILTERS),
-    hub("invoices", "/sales_invoices", &[], ARTEFACT_FILTERS),
-    hub("credit-memos", "/sales_credit_notes", &[], ARTEFACT_FILTERS),
-    hub("quotes", "/sales_quotes", &[], ARTEFACT_FILTERS),
-    hub("bills", "/purchase_invoices", &[], ARTEFACT_FILTERS),
-    hub(
-        "vendor-credits",
-        "/purchase_credit_notes",
-        &[],
-        ARTEFACT_FILTERS,
-    ),
-    hub("products", "/products", &[], ITEM_FILTERS),
-    hub("services", "/services", &[], ITEM_FILTERS),
-    hub("payments", "/contact_payments", &[], PAYMENT_FILTERS),
-    hub(
-        "ledger-accounts",
-        "/ledger_accounts",
-        &[],
-        LEDGER_ACCOUNT_FILTERS,
-    ),
-    hub("journal-entries", "/journals", &[], DATE_RANGE_FILTERS),
-    hub("bank-accounts", "/bank_accounts", &[], NO_FILTERS),
-    hub("tax-rates", "/tax_rates", &[], NO_FILTERS),
-    sage("/sales_invoices", ARTEFACT_FILTERS),
-    sage("/sales_credit_notes", ARTEFACT_FILTERS),
-    sage("/sales_quotes", ARTEFACT_FILTERS),
-    sage("/purchase_invoices", ARTEFACT_FILTERS),
-    sage("/purchase_credit_notes", ARTEFACT_FILTERS),
-    sage("/stock_items", ITEM_FILTERS),
-    sage("/contact_payments", PAYMENT_FILTERS),
-    sage("/contact_allocations", PAYMENT_FILTERS),
-    sage("/ledger_accounts", LEDGER_ACCOUNT_FILTERS),
-    sage("/journals", DATE_RANGE_FILTERS),
-    sage("/bank_accounts", NO_FILTERS),
-    sage("/transactions", DATE_RANGE_FILTERS),
-    sage("/ledger_entries", DATE_RANGE_FILTERS),
-    sage("/tax_rates", NO_FILTERS),
+/// The hub names. `contacts`, `products` and `services` are hub and Sage names at once.
+static HUB_RESOURCES: &[HubResource] = &[
+    hub("customers", "/contacts", &[("contact_type_id", "CUSTOMER")]),
+    hub("vendors", "/contacts", &[("contact_type_id", "VENDOR")]),
+    hub("contacts", "/contacts", &[]),
+    hub("invoices", "/sales_invoices", &[]),
+    hub("credit-memos", "/sales_credit_notes", &[]),
+    hub("quotes", "/sales_quotes", &[]),
+    hub("bills", "/purchase_invoices", &[]),
+    hub("vendor-credits", "/purchase_credit_notes", &[]),
+    hub("products", "/products", &[]),
+    hub("services", "/services", &[]),
+    hub("payments", "/contact_payments", &[]),
+    hub("ledger-accounts", "/ledger_accounts", &[]),
+    hub("journal-entries", "/journals", &[]),
+    hub("bank-accounts", "/bank_accounts", &[]),
+    hub("tax-rates", "/tax_rates", &[]),
 ];
+
+/// Every pollable endpoint under its Sage name, in the endpoint table's order.
+static SAGE_RESOURCES: [HubResource; POLLABLE.len()] = {
+    let mut out = [sage(&POLLABLE[0]); POLLABLE.len()];
+    let mut i = 0;
+    while i < POLLABLE.len() {
+        out[i] = sage(&POLLABLE[i]);
+        i += 1;
+    }
+    out
+};
+
+/// Every accepted resource: hub names first, then the Sage names no hub entry already
+/// spells (`contacts`, `products` and `services` are listed once, as hub names).
+fn resources() -> impl Iterator<Item = &'static HubResource> {
+    HUB_RESOURCES.iter().chain(
+        SAGE_RESOURCES
+            .iter()
+            .filter(|s| !HUB_RESOURCES.iter().any(|h| h.name == s.name)),
+    )
+}
 
 /// The resource called `name`, compared ASCII-case-insensitively (`Customers` is
 /// `customers`), or `None` when no hub or Sage name matches.
 pub fn lookup(name: &str) -> Option<&'static HubResource> {
-    RESOURCES.iter().find(|r| r.name.eq_ignore_ascii_case(name))
+    resources().find(|r| r.name.eq_ignore_ascii_case(name))
 }
 
-/// Every accepted resource name, hub names first, in table order.
+/// Every accepted resource name, hub names first, then Sage's endpoint names.
 pub fn known_names() -> impl Iterator<Item = &'static str> {
-    RESOURCES.iter().map(|r| r.name)
+    resources().map(|r| r.name)
+}
+
+/// Every accepted resource, hub names first, then Sage's endpoint names.
+pub fn all() -> impl Iterator<Item = &'static HubResource> {
+    resources()
 }
 
 impl HubResource {
@@ -156,9 +137,24 @@ impl HubResource {
             .map(|(_, value)| *value)
     }
 
-    /// Whether a where clause may set the Sage query parameter `param` here.
+    /// Whether a where clause may set the Sage query parameter `param` here (compared
+    /// ASCII-case-insensitively, as where-clause field names are).
     pub fn allows_filter(&self, param: &str) -> bool {
-        self.filters.contains(&param)
+        self.filter_named(param).is_some()
+    }
+
+    /// The filter `param` as Sage spells it (`appname` → `appName`), if a where clause may
+    /// set it here.
+    pub fn filter_named(&self, param: &str) -> Option<&'static str> {
+        self.filters
+            .iter()
+            .copied()
+            .find(|f| f.eq_ignore_ascii_case(param))
+    }
+
+    /// Whether Sage's endpoint takes `deleted_since`, i.e. DELETED events are available.
+    pub fn has_deleted_events(&self) -> bool {
+        endpoints::supports_deleted_since(self.endpoint)
     }
 }
 
@@ -243,6 +239,42 @@ mod tests {
     }
 
     #[test]
+    fn every_pollable_endpoint_is_a_resource_by_its_sage_name() {
+        for endpoint in POLLABLE {
+            let name = &endpoint.path[1..];
+            let r = lookup(name).unwrap_or_else(|| panic!("{name} missing"));
+            assert_eq!(r.endpoint, endpoint.path);
+            assert_eq!(r.filters, endpoint.filters, "{name}");
+        }
+        for name in [
+            "addresses",
+            "bank_deposits",
+            "contact_persons",
+            "other_payments",
+            "purchase_quick_entries",
+            "sales_corrective_invoices",
+        ] {
+            assert_eq!(
+                lookup(name).map(|r| r.naming),
+                Some(ResourceNaming::SageEndpoint),
+                "{name}"
+            );
+        }
+        assert!(lookup("contact_types").is_none(), "not pollable");
+        // 15 hub names + 38 Sage names − 3 spelled the same.
+        assert_eq!(known_names().count(), 50);
+    }
+
+    #[test]
+    fn deleted_events_exactly_where_sage_has_deleted_since() {
+        assert!(lookup("customers").expect("customers").has_deleted_events());
+        assert!(lookup("invoices").expect("invoices").has_deleted_events());
+        for name in ["quotes", "sales_quotes", "sales_estimates", "tax-rates"] {
+            assert!(!lookup(name).expect(name).has_deleted_events(), "{name}");
+        }
+    }
+
+    #[test]
     fn filter_allow_lists() {
         let customers = lookup("customers").expect("customers");
         assert!(customers.allows_filter("contact_type_id"));
@@ -256,5 +288,18 @@ mod tests {
                 .expect("tax-rates")
                 .allows_filter("search")
         );
+        for name in ["journal-entries", "journals", "contact_allocations"] {
+            let r = lookup(name).expect(name);
+            assert!(!r.allows_filter("from_date"), "{name}");
+            assert!(!r.allows_filter("to_date"), "{name}");
+        }
+        assert!(
+            lookup("payments")
+                .expect("payments")
+                .allows_filter("to_date")
+        );
+        let banks = lookup("bank_accounts").expect("bank_accounts");
+        assert_eq!(banks.filter_named("APPNAME"), Some("appName"));
+        assert_eq!(banks.filter_named("search"), None);
     }
 }

@@ -18,9 +18,12 @@
 //!     `>` is read as `>=`; the poller drops records not changed after the last poll anyway.
 //!   - `attributes = 'a,b'` → Sage's `attributes` (Cloud Elements' example writes this
 //!     Sage query parameter as a clause).
-//!   - `<filter> = <value>` for the endpoint's small allow-list of Sage filters
+//!   - `<filter> = <value>` for the query parameters Sage's v3.1 Swagger file lists for
+//!     the endpoint, other than paging, `attributes` and the incremental filters
 //!     ([`crate::resources::HubResource::filters`]), e.g. `contact_type_id = 'CUSTOMER'`,
-//!     `search = 'Acme'`, `status_id = 'PAID'`.
+//!     `search = 'Acme'`, `status_id = 'PAID'`; `from_date` where Sage takes it (not on
+//!     `/journals` or `/contact_allocations`). Names compare ignoring case and are sent
+//!     as Sage spells them.
 //!
 //!   Anything else (`LIKE`, `IN`, `IS NULL`, other fields, `<` on dates) is rejected with a
 //!   message naming the condition.
@@ -340,8 +343,8 @@ impl Builder {
         } else if is("attributes") {
             self.attributes.extend(split_attributes(&value));
             Ok(())
-        } else if self.resource.allows_filter(&key.to_ascii_lowercase()) {
-            self.set_filter(&key.to_ascii_lowercase(), value, &context)
+        } else if let Some(filter) = self.resource.filter_named(&key) {
+            self.set_filter(filter, value, &context)
         } else if key.contains(|c: char| c == '\'' || c.is_whitespace()) {
             // The likely cause: a raw `&` inside the where clause split the query string.
             Err(fault(
@@ -441,14 +444,13 @@ impl Builder {
                 )),
             };
         }
-        let param = field.to_ascii_lowercase();
-        if self.resource.allows_filter(&param) {
+        if let Some(param) = self.resource.filter_named(field) {
             return match &p.test {
                 Test::Compare {
                     op: ceql::CompareOp::Eq,
                     value,
                 } => match value.plain_text() {
-                    Some(text) => self.set_filter(&param, text, context),
+                    Some(text) => self.set_filter(param, text, context),
                     None => Err(fault(format!(
                         "placeholders are only supported in the lastModifiedDate condition, not \
                          in {field}"
@@ -942,6 +944,69 @@ mod tests {
         assert!(e.contains("pageSize 0"), "{e}");
         let e = err("customers", "/customers?pageSize=many");
         assert!(e.contains("\"pageSize=many\""), "{e}");
+    }
+
+    #[test]
+    fn quotes_have_no_deleted_since() {
+        for name in ["quotes", "sales_quotes", "sales_estimates"] {
+            let r = ok(
+                name,
+                &with_where(name, &format!("lastModifiedDate >= '{DATE}'")),
+            );
+            assert!(r.supports_updated_since, "{name}");
+            assert!(!r.supports_deleted_since, "{name}");
+            assert_eq!(r.deleted_query_for(at(2024, 1, 1, 0, 0, 0)), None, "{name}");
+        }
+    }
+
+    #[test]
+    fn date_ranges_only_where_sage_takes_them() {
+        for name in ["journal-entries", "journals", "contact_allocations"] {
+            let clause = "from_date = '2024-01-01'";
+            let e = err(name, &with_where(name, clause));
+            assert!(
+                e.starts_with(&format!(
+                    "where clause \"{clause}\": Sage cannot filter {name} by from_date"
+                )),
+                "{e}"
+            );
+            let e = err(name, &format!("/hubs/finance/{name}?to_date=2024-01-31"));
+            assert!(
+                e.starts_with("query parameter \"to_date=2024-01-31\""),
+                "{e}"
+            );
+        }
+        let r = ok(
+            "payments",
+            &with_where(
+                "payments",
+                "from_date = '2024-01-01' AND to_date = '2024-01-31'",
+            ),
+        );
+        assert_eq!(
+            r.params,
+            pairs(&[("from_date", "2024-01-01"), ("to_date", "2024-01-31")])
+        );
+    }
+
+    #[test]
+    fn sage_names_added_from_the_spec_translate_with_their_filters() {
+        let r = ok(
+            "bank_deposits",
+            &with_where(
+                "bank_deposits",
+                &format!("lastModifiedDate >= '{DATE}' AND sort = 'date'"),
+            ),
+        );
+        assert_eq!(r.endpoint, "/bank_deposits");
+        assert_eq!(r.params, pairs(&[("sort", "date")]));
+        assert!(r.supports_deleted_since);
+        // Sent as Sage spells it, whatever the case in the clause.
+        let r = ok("bank_accounts", "/hubs/finance/bank_accounts?APPNAME=x");
+        assert_eq!(r.params, pairs(&[("appName", "x")]));
+        let e = err("addresses", &with_where("addresses", "search = 'x'"));
+        assert!(e.contains("Sage cannot filter addresses by search"), "{e}");
+        assert!(e.contains("contact_id = …, bank_account_id = …"), "{e}");
     }
 
     #[test]
