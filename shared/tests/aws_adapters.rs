@@ -92,7 +92,11 @@ async fn dynamodb_watermark_store_passes_the_contract() {
 async fn dynamodb_lease_store_passes_the_contract() {
     let config = moto::sdk_config().await;
     let table = moto::create_table(&config).await;
-    contract::lease_store_contract(&DynamoLeaseStore::from_config(&config, table)).await;
+    contract::lease_store_contract(
+        &DynamoLeaseStore::from_config(&config, &table),
+        &DynamoInstanceStore::from_config(&config, table),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -180,23 +184,53 @@ async fn instance_items_follow_the_documented_layout() {
 }
 
 #[tokio::test]
-async fn lease_items_store_owner_and_expiry_in_epoch_millis() {
+async fn the_lease_lives_on_the_record_and_a_poll_ends_in_one_write() {
     let config = moto::sdk_config().await;
     let table = moto::create_table(&config).await;
+    let instances = DynamoInstanceStore::from_config(&config, &table);
     let leases = DynamoLeaseStore::from_config(&config, &table);
     let dynamo = aws_sdk_dynamodb::Client::new(&config);
     let id = random_id();
     let now = Utc::now();
     let expires = now + TimeDelta::seconds(30);
+    assert!(
+        !leases.acquire(id, "poller-a", now, expires).await.unwrap(),
+        "no record, no lease"
+    );
+    instances.create(&record(id, "org-lease")).await.unwrap();
     assert!(leases.acquire(id, "poller-a", now, expires).await.unwrap());
-    let item = raw_item(&dynamo, &table, &format!("INSTANCE#{id}"), "LEASE")
+    let item = raw_item(&dynamo, &table, &format!("INSTANCE#{id}"), "META")
         .await
         .unwrap();
-    assert_eq!(item["owner"], s("poller-a"));
+    assert_eq!(item["lease_owner"], s("poller-a"));
     assert_eq!(
-        item["expires_at"],
+        item["lease_expires_at"],
         AttributeValue::N(expires.timestamp_millis().to_string())
     );
+    // An API update of the record keeps the lease.
+    let mut renamed = instances.get(id).await.unwrap().unwrap();
+    renamed.name = "Renamed".into();
+    instances.update(&renamed).await.unwrap();
+    assert!(!leases.acquire(id, "poller-b", now, expires).await.unwrap());
+
+    let status = PollStatus {
+        last_poll_at: Some(now),
+        total_events: 3,
+        ..PollStatus::default()
+    };
+    assert!(
+        leases
+            .release_and_record(id, "poller-a", &status)
+            .await
+            .unwrap(),
+        "one UpdateItem: status recorded, lease released"
+    );
+    let item = raw_item(&dynamo, &table, &format!("INSTANCE#{id}"), "META")
+        .await
+        .unwrap();
+    assert!(!item.contains_key("lease_owner") && !item.contains_key("lease_expires_at"));
+    assert_eq!(instances.get(id).await.unwrap().unwrap().poll.total_events, 3);
+    assert_eq!(instances.get(id).await.unwrap().unwrap().name, "Renamed");
 }
 
 #[tokio::test]
@@ -205,6 +239,10 @@ async fn a_stale_lease_holder_with_a_lagging_clock_cannot_renew() {
     let table = moto::create_table(&config).await;
     let leases = DynamoLeaseStore::from_config(&config, &table);
     let id = random_id();
+    DynamoInstanceStore::from_config(&config, &table)
+        .create(&record(id, "org-stale"))
+        .await
+        .unwrap();
     let t0 = Utc::now();
     let secs = |n| t0 + TimeDelta::seconds(n);
     assert!(leases.acquire(id, "a", t0, secs(30)).await.unwrap());
@@ -264,7 +302,7 @@ async fn watermarks_never_go_backwards_and_keep_millisecond_precision() {
 }
 
 #[tokio::test]
-async fn delete_instance_removes_many_watermarks_and_the_lease_but_not_the_record() {
+async fn delete_instance_removes_many_watermarks_but_not_the_record_and_its_lease() {
     let config = moto::sdk_config().await;
     let table = moto::create_table(&config).await;
     let instances = DynamoInstanceStore::from_config(&config, &table);
@@ -299,9 +337,9 @@ async fn delete_instance_removes_many_watermarks_and_the_lease_but_not_the_recor
             None
         );
     }
-    // The lease went too: another owner gets it at once.
+    // The lease lives on the record (it goes with the record's own delete).
     assert!(
-        leases
+        !leases
             .acquire(id, "b", now, now + TimeDelta::minutes(5))
             .await
             .unwrap()

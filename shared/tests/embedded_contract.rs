@@ -3,7 +3,7 @@
 #![cfg(all(feature = "embedded", feature = "contract-tests"))]
 
 use sage_events_core::clock::SystemClock;
-use sage_events_core::embedded::{EmbeddedStore, SecretKey};
+use sage_events_core::embedded::{EmbeddedStore, ProcessLeases, SecretKey};
 use sage_events_core::ports::contract;
 use std::sync::Arc;
 
@@ -34,7 +34,13 @@ async fn watermark_store() {
 
 #[tokio::test]
 async fn lease_store() {
-    contract::lease_store_contract(&store()).await;
+    let store = store();
+    contract::lease_store_contract(&store, &store).await;
+}
+
+#[tokio::test]
+async fn process_leases() {
+    contract::lease_store_contract(&ProcessLeases::new(), &store()).await;
 }
 
 #[tokio::test]

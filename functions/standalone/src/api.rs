@@ -6,7 +6,7 @@
 use async_trait::async_trait;
 use sage_events_core::clock::Clock;
 use sage_events_core::embedded::EmbeddedStore;
-use sage_events_core::ports::PollTrigger;
+use sage_events_core::ports::{LeaseStore, PollTrigger};
 use sage_events_core::registration::auth::Authenticator;
 use sage_events_core::registration::http::{ApiRequest, ApiResponse};
 use sage_events_core::registration::{RegistrationDeps, RegistrationService};
@@ -23,6 +23,8 @@ pub trait ApiHandler: Send + Sync {
 /// Everything the registration service is built from.
 pub struct RegistrationParts {
     pub store: EmbeddedStore,
+    /// The runner's poll leases (in memory: it holds the database alone).
+    pub leases: Arc<dyn LeaseStore>,
     pub poll_trigger: Arc<dyn PollTrigger>,
     pub sage: SageClient,
     pub clock: Arc<dyn Clock>,
@@ -37,7 +39,7 @@ pub fn registration_service(parts: RegistrationParts) -> Arc<dyn ApiHandler> {
     let deps = RegistrationDeps {
         instances: store.clone(),
         watermarks: store.clone(),
-        leases: store.clone(),
+        leases: parts.leases,
         secrets: store.clone(),
         scheduler: store,
         poll_trigger: parts.poll_trigger,

@@ -9,9 +9,9 @@ use crate::worker::{DeliveryObserver, DeliveryWorkers};
 use sage_events_core::clock::{Clock, SystemClock};
 use sage_events_core::delivery::sender::CallbackSender;
 use sage_events_core::delivery::service::{Deliverer, DeliveryDeps, DeliverySettings};
-use sage_events_core::embedded::EmbeddedStore;
+use sage_events_core::embedded::{EmbeddedStore, ProcessLeases};
 use sage_events_core::poll::PollerDeps;
-use sage_events_core::ports::PortError;
+use sage_events_core::ports::{LeaseStore, PortError};
 use sage_events_core::sage::{ClientSettings, SageClient, SageEndpoints, SageError};
 use sage_events_core::settings::Settings;
 use std::net::SocketAddr;
@@ -149,12 +149,17 @@ impl Runner {
             tracing::info!(stale, "released poll leases left by a previous run");
         }
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let deps = poller_deps(&store, config.endpoints, clock.clone())?;
+        // Holding the database alone, leases need no durable write: one set in memory,
+        // shared by the poller and the API (see `ProcessLeases`).
+        let leases: Arc<dyn LeaseStore> = Arc::new(ProcessLeases::new());
+        let mut deps = poller_deps(&store, config.endpoints, clock.clone())?;
+        deps.leases = leases.clone();
         let deliverer =
             deliverer(&store, &config.settings, clock.clone()).map_err(RunnerError::Sender)?;
         let (trigger, requests) = local_trigger();
         let handler: Arc<dyn ApiHandler> = make_handler(RegistrationParts {
             store: store.clone(),
+            leases,
             poll_trigger: Arc::new(trigger),
             sage: deps.sage.clone(),
             clock,

@@ -1,7 +1,7 @@
 //! [`LeaseStore`] on the `leases` table.
 
 use super::{EmbeddedStore, db_error, row_id, to_nanos, writable_id};
-use crate::ports::{LeaseStore, PortError};
+use crate::ports::{LeaseStore, PollStatus, PortError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::params;
@@ -49,6 +49,39 @@ impl LeaseStore for EmbeddedStore {
             )
             .map_err(db_error("release lease"))?;
             Ok(())
+        })
+        .await
+    }
+    /// One transaction, one commit: the status on the instance row and the lease row
+    /// gone together.
+    async fn release_and_record(
+        &self,
+        instance: u64,
+        owner: &str,
+        status: &PollStatus,
+    ) -> Result<bool, PortError> {
+        let Some(key) = row_id(instance) else {
+            return Err(PortError::not_found(format!(
+                "instance {instance} does not exist"
+            )));
+        };
+        let poll = serde_json::to_string(status)
+            .map_err(|e| PortError::other(format!("could not serialize the poll status: {e}")))?;
+        let owner = owner.to_owned();
+        self.run(move |conn, _| {
+            let tx = conn.transaction().map_err(db_error("begin"))?;
+            tx.execute(
+                "UPDATE instances SET poll = ?2 WHERE id = ?1",
+                params![key, poll],
+            )
+            .map_err(db_error("set poll status"))?;
+            tx.execute(
+                "DELETE FROM leases WHERE instance = ?1 AND owner = ?2",
+                params![key, owner],
+            )
+            .map_err(db_error("release lease"))?;
+            tx.commit().map_err(db_error("commit"))?;
+            Ok(true)
         })
         .await
     }

@@ -5,9 +5,46 @@ use crate::ports::{PortError, Watermark, WatermarkStore};
 use async_trait::async_trait;
 use chrono::DateTime;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use std::collections::BTreeMap;
 
 #[async_trait]
 impl WatermarkStore for EmbeddedStore {
+    async fn load_all(&self, instance: u64) -> Result<BTreeMap<String, Watermark>, PortError> {
+        let Some(key) = row_id(instance) else {
+            return Ok(BTreeMap::new());
+        };
+        self.run(move |conn, _| {
+            let mut statement = conn
+                .prepare_cached("SELECT resource, at_ns, seen FROM watermarks WHERE instance = ?1")
+                .map_err(db_error("load watermarks"))?;
+            let rows = statement
+                .query_map(params![key], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, i64>(1)?,
+                        row.get::<_, String>(2)?,
+                    ))
+                })
+                .map_err(db_error("load watermarks"))?;
+            let mut all = BTreeMap::new();
+            for row in rows {
+                let (resource, at_ns, seen) = row.map_err(db_error("load watermarks"))?;
+                let seen = serde_json::from_str(&seen).map_err(|e| {
+                    PortError::corrupt(format!("watermark {instance}/{resource}: {e}"))
+                })?;
+                all.insert(
+                    resource,
+                    Watermark {
+                        at: DateTime::from_timestamp_nanos(at_ns),
+                        seen,
+                    },
+                );
+            }
+            Ok(all)
+        })
+        .await
+    }
+
     async fn load(&self, instance: u64, resource: &str) -> Result<Option<Watermark>, PortError> {
         let Some(key) = row_id(instance) else {
             return Ok(None);

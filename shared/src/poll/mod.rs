@@ -23,8 +23,8 @@ use crate::event::{ChangeEvent, EventType, InstanceRef, Notification, Notificati
 use crate::instance_secrets::{InstanceSecrets, SecretTokenStore};
 use crate::poller_config::ResourcePollConfig;
 use crate::ports::{
-    EventQueue, InstanceRecord, InstanceStore, LeaseStore, OutgoingMessage, PollError, PortError,
-    ResourcePollStats, SecretStore, Watermark, WatermarkStore,
+    EventQueue, InstanceRecord, InstanceStore, LeaseStore, OutgoingMessage, PollError, PollStatus,
+    PortError, ResourcePollStats, SecretStore, Watermark, WatermarkStore,
 };
 use crate::sage::{AnchoredListing, ItemKey, Page, SageClient, SageError, SageSession};
 use chrono::{DateTime, Duration, SubsecRound, Utc};
@@ -56,6 +56,9 @@ pub struct PollSettings {
     pub lookback: Duration,
     /// Notifications handed to the queue per send call.
     pub enqueue_batch: usize,
+    /// How old a watermark may grow while its resource stays idle before a poll writes
+    /// it anyway (idle polls do not write it; see `poll_resource`).
+    pub idle_watermark_refresh: Duration,
 }
 
 impl Default for PollSettings {
@@ -64,6 +67,7 @@ impl Default for PollSettings {
             lease_ttl: Duration::minutes(15),
             lookback: Duration::seconds(60),
             enqueue_batch: 10,
+            idle_watermark_refresh: Duration::hours(6),
         }
     }
 }
@@ -127,7 +131,11 @@ pub async fn poll_instance(
         duration_ms: started.elapsed().as_millis() as u64,
     };
 
-    let Some(record) = deps.instances.get(instance_id).await? else {
+    // One read where the store allows: the record and its watermarks together. They are
+    // read before the lease is taken: if another invocation polled in between, this one
+    // starts from an older watermark and re-reads more — duplicates with the same event
+    // ids, never a loss (the watermark write stays conditional).
+    let Some((record, watermarks)) = deps.instances.get_for_poll(instance_id).await? else {
         tracing::warn!(instance_id, "poll of an unknown instance");
         return Ok(summary(PollOutcome::NotFound, None, BTreeMap::new()));
     };
@@ -158,11 +166,7 @@ pub async fn poll_instance(
         return Ok(summary(PollOutcome::LeaseHeld, None, BTreeMap::new()));
     }
 
-    let result = poll_leased(deps, settings, &record).await;
-    if let Err(e) = deps.leases.release(instance_id, owner).await {
-        // The lease expires by itself; the poll's outcome matters more.
-        tracing::warn!(instance_id, error = %e, "lease release failed");
-    }
+    let result = poll_leased(deps, settings, &record, watermarks).await;
 
     let poll_time = now;
     let mut status = record.poll.clone();
@@ -215,7 +219,7 @@ pub async fn poll_instance(
             (PollOutcome::Failed, Some(message), BTreeMap::new())
         }
     };
-    deps.instances.set_poll_status(record.id, &status).await?;
+    finish(deps, &record, owner, &status).await?;
     let done = summary(outcome, message, resources);
     tracing::info!(
         instance_id,
@@ -227,10 +231,37 @@ pub async fn poll_instance(
     Ok(done)
 }
 
+/// Release the lease and record the poll's status — in one write where the lease store
+/// keeps the lease beside the record (see [`LeaseStore::release_and_record`]).
+async fn finish(
+    deps: &PollerDeps,
+    record: &InstanceRecord,
+    owner: &str,
+    status: &PollStatus,
+) -> Result<(), PortError> {
+    let recorded = match deps
+        .leases
+        .release_and_record(record.id, owner, status)
+        .await
+    {
+        Ok(recorded) => recorded,
+        Err(e) => {
+            // The lease expires by itself; the status still has to be written.
+            tracing::warn!(instance_id = record.id, error = %e, "lease release failed");
+            false
+        }
+    };
+    if !recorded {
+        deps.instances.set_poll_status(record.id, status).await?;
+    }
+    Ok(())
+}
+
 async fn poll_leased(
     deps: &PollerDeps,
     settings: &PollSettings,
     record: &InstanceRecord,
+    watermarks: Option<BTreeMap<String, Watermark>>,
 ) -> Result<BTreeMap<String, ResourcePollStats>, PollFailure> {
     let resources =
         crate::poller_config::resources_from_stored_configuration(&record.configuration)
@@ -258,12 +289,18 @@ async fn poll_leased(
         name: record.name.clone(),
         tags: record.tags.clone(),
     };
+    // One read for every resource's watermark, unless they came with the record.
+    let mut watermarks = match watermarks {
+        Some(loaded) => loaded,
+        None => deps.watermarks.load_all(record.id).await?,
+    };
     let mut results = BTreeMap::new();
     for resource in &resources {
         let started = Instant::now();
         let mut stats = ResourcePollStats::default();
+        let stored = watermarks.remove(&resource.name);
         let outcome = poll_resource(
-            deps, settings, record, &instance, &session, resource, &mut stats,
+            deps, settings, record, &instance, &session, resource, stored, &mut stats,
         )
         .await;
         stats.duration_ms = started.elapsed().as_millis() as u64;
@@ -335,16 +372,15 @@ async fn poll_resource(
     instance: &InstanceRef,
     session: &SageSession,
     resource: &ResourcePollConfig,
+    stored: Option<Watermark>,
     stats: &mut ResourcePollStats,
 ) -> Result<(), PollFailure> {
     let poll_date = deps.clock.now();
-    let watermark = match deps.watermarks.load(record.id, &resource.name).await? {
-        Some(w) => w,
-        None => Watermark {
-            at: start_of(record),
-            seen: Vec::new(),
-        },
-    };
+    let stored_at = stored.as_ref().map(|w| w.at);
+    let watermark = stored.unwrap_or_else(|| Watermark {
+        at: start_of(record),
+        seen: Vec::new(),
+    });
     // Never below the instance's start (registration, or the configured backfill
     // start): changes stamped before it are history, not events — even one committed
     // late, after the registration instant (README, "Correctness rules"). A customer who
@@ -459,6 +495,18 @@ async fn poll_resource(
     enqueuer.flush().await?;
     stats.notifications = enqueuer.sent;
 
+    // An idle poll (nothing emitted) leaves a stored watermark where it is: the next
+    // poll re-reads a window that is a little wider but holds nothing new but what this
+    // one would have skipped, and the seen set it needs is unchanged. That saves a write
+    // per resource per idle poll — most polls. Refreshed once the watermark is older than
+    // `idle_watermark_refresh`, to bound the window asked of Sage.
+    let emitted = stats.created + stats.updated + stats.deleted;
+    if emitted == 0
+        && let Some(at) = stored_at
+        && poll_date - at < settings.idle_watermark_refresh
+    {
+        return Ok(());
+    }
     // Everything of the window is queued: only now may the watermark move.
     let advanced = deps
         .watermarks

@@ -456,6 +456,18 @@ pub async fn watermark_store_contract(store: &dyn WatermarkStore) {
         "contract: another resource's later watermark must not block this one"
     );
     assert_eq!(
+        ok(store.load_all(id).await, "load_all"),
+        std::collections::BTreeMap::from([
+            ("contacts".to_owned(), later.clone()),
+            ("invoices".to_owned(), earlier.clone()),
+        ]),
+        "contract: load_all must return every resource's watermark of the instance"
+    );
+    assert!(
+        ok(store.load_all(fresh_id()).await, "load_all missing").is_empty(),
+        "contract: load_all of an instance without watermarks must be empty"
+    );
+    assert_eq!(
         ok(
             store.load(neighbour, "contacts").await,
             "load other instance"
@@ -504,8 +516,16 @@ pub async fn watermark_store_contract(store: &dyn WatermarkStore) {
 
 /// [`LeaseStore`]: free → taken; held by another → refused (through `expires_at`
 /// inclusive); own lease renewable; expired → takeable; release by a non-owner is a no-op.
-pub async fn lease_store_contract(store: &dyn LeaseStore) {
+pub async fn lease_store_contract(store: &dyn LeaseStore, instances: &dyn InstanceStore) {
+    // A lease belongs to an instance: the records exist (DynamoDB keeps the lease on it).
     let id = fresh_id();
+    let other = fresh_id();
+    for instance in [id, other] {
+        ok(
+            instances.create(&sample_record(instance, "org-lease")).await,
+            "create the leased instance",
+        );
+    }
     let acquire =
         |owner: &'static str, now: i64, until: i64| store.acquire(id, owner, at(now), at(until));
 
@@ -556,7 +576,6 @@ pub async fn lease_store_contract(store: &dyn LeaseStore) {
         "contract: a released lease must be granted at once"
     );
 
-    let other = fresh_id();
     assert!(
         ok(
             store.acquire(other, "a", at(96), at(156)).await,
@@ -570,6 +589,50 @@ pub async fn lease_store_contract(store: &dyn LeaseStore) {
         store.release(fresh_id(), "nobody").await,
         "release of a lease never taken",
     );
+
+    // The end of a poll: the lease released and the status recorded (by the lease store
+    // in the same write, or else by the caller).
+    let status = PollStatus {
+        last_poll_at: Some(at(200)),
+        last_success_at: Some(at(200)),
+        total_events: 7,
+        ..PollStatus::default()
+    };
+    assert!(ok(acquire("p", 200, 260).await, "acquire for a poll"));
+    if !ok(
+        store.release_and_record(id, "p", &status).await,
+        "release_and_record",
+    ) {
+        ok(
+            instances.set_poll_status(id, &status).await,
+            "caller records",
+        );
+    }
+    assert_eq!(
+        ok(instances.get(id).await, "get").map(|r| r.poll),
+        Some(status.clone()),
+        "contract: after release_and_record the poll status is recorded"
+    );
+    assert!(
+        ok(acquire("q", 201, 261).await, "acquire after release_and_record"),
+        "contract: release_and_record must release the owner's lease"
+    );
+    let later = PollStatus {
+        total_events: 8,
+        ..status.clone()
+    };
+    ok(
+        store.release_and_record(id, "p", &later).await,
+        "release_and_record by a non-owner",
+    );
+    assert!(
+        !ok(acquire("z", 202, 262).await, "acquire held"),
+        "contract: release_and_record by a non-owner must not release the lease"
+    );
+    ok(store.release(id, "q").await, "cleanup");
+    for instance in [id, other] {
+        ok(instances.delete(instance).await, "cleanup");
+    }
 }
 
 /// [`SecretStore`]: round trip, durable `put`, create conflict, missing → None /

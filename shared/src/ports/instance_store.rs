@@ -1,4 +1,4 @@
-use super::PortError;
+use super::{PortError, Watermark};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -123,6 +123,15 @@ pub trait InstanceStore: Send + Sync {
     /// Create; `Conflict` if the id exists.
     async fn create(&self, record: &InstanceRecord) -> Result<(), PortError>;
     async fn get(&self, id: u64) -> Result<Option<InstanceRecord>, PortError>;
+    /// The record, and — where the store keeps them beside it and can read both in one
+    /// request — every resource's watermark (`None`: ask the watermark store). What a poll
+    /// reads first; on DynamoDB one Query instead of a GetItem plus a Query.
+    async fn get_for_poll(
+        &self,
+        id: u64,
+    ) -> Result<Option<(InstanceRecord, Option<BTreeMap<String, Watermark>>)>, PortError> {
+        Ok(self.get(id).await?.map(|record| (record, None)))
+    }
     /// The organization's instances with id > `after`, ascending, at most `limit`.
     async fn list(
         &self,

@@ -1,4 +1,4 @@
-use super::PortError;
+use super::{PollStatus, PortError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
@@ -20,4 +20,21 @@ pub trait LeaseStore: Send + Sync {
     ) -> Result<bool, PortError>;
     /// Release if still held by `owner` (a no-op otherwise).
     async fn release(&self, instance: u64, owner: &str) -> Result<(), PortError>;
+
+    /// The end of a poll: release `owner`'s lease and, where the store keeps the lease
+    /// beside the instance record, record the poll's `status` in the same write —
+    /// `Ok(true)` then. `Ok(false)` means only the lease was released and the caller
+    /// records the status itself. Why: an idle poll is mostly bookkeeping, and on
+    /// DynamoDB (billed per write) or SQLite (one fsync per commit) one write instead of
+    /// two is half its cost.
+    async fn release_and_record(
+        &self,
+        instance: u64,
+        owner: &str,
+        status: &PollStatus,
+    ) -> Result<bool, PortError> {
+        let _ = status;
+        self.release(instance, owner).await?;
+        Ok(false)
+    }
 }

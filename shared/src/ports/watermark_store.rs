@@ -1,6 +1,7 @@
 use super::PortError;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// How far a resource of an instance has been polled.
@@ -19,6 +20,8 @@ pub struct Watermark {
 #[async_trait]
 pub trait WatermarkStore: Send + Sync {
     async fn load(&self, instance: u64, resource: &str) -> Result<Option<Watermark>, PortError>;
+    /// Every resource's watermark of the instance, in one read (a poll needs them all).
+    async fn load_all(&self, instance: u64) -> Result<BTreeMap<String, Watermark>, PortError>;
     /// Store `new` unless the stored watermark is later than `new.at` (a stale invocation
     /// must never move it backwards): `Ok(false)` when refused.
     async fn advance(

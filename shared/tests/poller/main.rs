@@ -445,3 +445,72 @@ async fn a_change_stamped_before_registration_is_history_unless_the_start_says_o
     })
     .await;
 }
+
+/// An idle poll's cost (issue: scale and cost per poll). On the standalone runner (SQLite,
+/// leases in memory): one durable commit — the poll status. On AWS: one read (the record
+/// and its watermarks in one Query) and two writes (the lease taken; the lease released
+/// with the status in one UpdateItem). The watermark of an idle resource is not rewritten.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_poll_costs_one_commit_on_sqlite_and_one_read_two_writes_on_dynamodb() {
+    // Tokens that outlive the test: no refresh (a refresh adds its own durable write).
+    let long = Duration::from_secs(3_600);
+    let w = World::with_options(Backend::Embedded, true, long).await;
+    let id = w.register().await;
+    assert_eq!(w.poll(id).await.outcome, PollOutcome::Polled);
+    let store = w.embedded.clone().expect("embedded store");
+    let before = store.commit_count();
+    let summary = w.poll(id).await;
+    assert_eq!(summary.outcome, PollOutcome::Polled, "{summary:?}");
+    assert_eq!(
+        store.commit_count() - before,
+        1,
+        "one durable commit per idle poll on the runner"
+    );
+    assert!(w.instance(id).await.poll.last_success_at.is_some());
+
+    let w = World::with_options(Backend::Aws, false, long).await;
+    let id = w.register().await;
+    assert_eq!(w.poll(id).await.outcome, PollOutcome::Polled);
+    let before = w.dynamo_requests.snapshot();
+    let summary = w.poll(id).await;
+    assert_eq!(summary.outcome, PollOutcome::Polled, "{summary:?}");
+    let after = w.dynamo_requests.snapshot();
+    let delta: std::collections::BTreeMap<&str, u64> = after
+        .iter()
+        .map(|(op, n)| (op.as_str(), n - before.get(op).copied().unwrap_or(0)))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    assert_eq!(
+        delta,
+        std::collections::BTreeMap::from([("Query", 1), ("UpdateItem", 2)]),
+        "an idle poll: one Query, two UpdateItems"
+    );
+}
+
+/// An active poll still writes its watermark; the idle ones after it do not move it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_polls_leave_the_watermark_and_lose_nothing_after() {
+    each_backend(async |w: World| {
+        let id = w.register().await;
+        w.sim.advance(ChronoDuration::seconds(1));
+        w.sim.create("contacts", serde_json::json!({"name": "One"}));
+        assert_eq!(w.poll(id).await.outcome, PollOutcome::Polled);
+        assert_eq!(w.drain_events().await.len(), 1);
+        let after_active = w.watermark(id).await;
+        for _ in 0..2 {
+            assert_eq!(w.poll(id).await.outcome, PollOutcome::Polled);
+        }
+        assert_eq!(w.watermark(id).await, after_active, "idle polls write no watermark");
+        assert!(w.drain_events().await.is_empty(), "and re-send nothing");
+        w.sim.advance(ChronoDuration::seconds(1));
+        let two = w.sim.create("contacts", serde_json::json!({"name": "Two"}));
+        assert_eq!(w.poll(id).await.outcome, PollOutcome::Polled);
+        let events = w.drain_events().await;
+        assert_eq!(
+            events.iter().map(|e| e.object_id.as_str()).collect::<Vec<_>>(),
+            vec![two.as_str()]
+        );
+        assert!(w.watermark(id).await > after_active);
+    })
+    .await;
+}

@@ -9,7 +9,10 @@ use sage_events_core::aws::{
 };
 use sage_events_core::clock::SystemClock;
 use sage_events_core::config::{ValidationOptions, parse_instance_request};
-use sage_events_core::embedded::{EmbeddedStore, SecretKey};
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::error::BoxError;
+use sage_events_core::embedded::{EmbeddedStore, ProcessLeases, SecretKey};
 use sage_events_core::event::Notification;
 use sage_events_core::instance_secrets::InstanceSecrets;
 use sage_events_core::poll::{PollSettings, PollSummary, PollerDeps, poll_instance};
@@ -20,7 +23,8 @@ use sage_events_core::ports::{
 use sage_events_core::sage::{AppCredentials, SageClient, TokenSet};
 use sage_events_core::secret::Secret;
 use sage_sim::{SageSim, SimConfig};
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -55,8 +59,49 @@ pub struct EventView {
     pub date: String,
 }
 
+/// DynamoDB requests by operation (`PutItem`, `Query`, …), counted by an interceptor on
+/// the client the adapters use.
+#[derive(Debug, Default)]
+pub struct DynamoRequests(Mutex<BTreeMap<String, u64>>);
+
+impl DynamoRequests {
+    pub fn snapshot(&self) -> BTreeMap<String, u64> {
+        self.0.lock().expect("counts").clone()
+    }
+}
+
+#[derive(Debug)]
+struct CountRequests(Arc<DynamoRequests>);
+
+impl Intercept for CountRequests {
+    fn name(&self) -> &'static str {
+        "CountRequests"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        // `X-Amz-Target: DynamoDB_20120810.PutItem`: the operation, retries included.
+        let target = context
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .unwrap_or_default();
+        let operation = target.rsplit('.').next().unwrap_or(target).to_owned();
+        *self.0.0.lock().expect("counts").entry(operation).or_default() += 1;
+        Ok(())
+    }
+}
+
 pub struct World {
     pub sim: SageSim,
+    /// The embedded store (embedded backend), for its commit counter.
+    pub embedded: Option<EmbeddedStore>,
+    /// DynamoDB requests (AWS backend).
+    pub dynamo_requests: Arc<DynamoRequests>,
     client: SageClient,
     instances: Arc<dyn InstanceStore>,
     watermarks: Arc<FlakyWatermarks>,
@@ -68,16 +113,29 @@ pub struct World {
 
 impl World {
     pub async fn new(backend: Backend) -> World {
+        // Shorter than the client's 60 s refresh margin: every poll refreshes, so every
+        // poll exercises the rotation path.
+        Self::with_options(backend, false, Duration::from_secs(30)).await
+    }
+
+    /// [`World::new`] with Sage's access tokens living `access_token_ttl`; with
+    /// `process_leases`, the embedded backend keeps its leases in memory, as the
+    /// standalone runner does.
+    pub async fn with_options(
+        backend: Backend,
+        process_leases: bool,
+        access_token_ttl: Duration,
+    ) -> World {
         let sim = SageSim::start(SimConfig {
-            // Shorter than the client's 60 s refresh margin: every poll refreshes, so
-            // every poll exercises the rotation path.
-            access_token_ttl: Duration::from_secs(30),
+            access_token_ttl,
             ..SimConfig::default()
         })
         .await
         .expect("simulator");
         let client =
             support::sage::client_for(&sim, support::sage::quick_settings(Duration::from_secs(10)));
+        let dynamo_requests = Arc::new(DynamoRequests::default());
+        let mut embedded = None;
         let (instances, watermarks, leases, secrets, queue, consumer): Ports = match backend {
             Backend::Embedded => {
                 let store = EmbeddedStore::open_in_memory(
@@ -85,18 +143,29 @@ impl World {
                     Arc::new(SystemClock),
                 )
                 .expect("store");
+                embedded = Some(store.clone());
                 let s = Arc::new(store);
-                (s.clone(), s.clone(), s.clone(), s.clone(), s.clone(), s)
+                let leases: Arc<dyn LeaseStore> = if process_leases {
+                    Arc::new(ProcessLeases::new())
+                } else {
+                    s.clone()
+                };
+                (s.clone(), s.clone(), leases, s.clone(), s.clone(), s)
             }
             Backend::Aws => {
                 let config = moto::sdk_config().await;
                 let table = moto::create_table(&config).await;
                 let queue = moto::create_queue(&config).await;
                 let sqs = Arc::new(SqsQueue::from_config(&config, queue.url));
+                let dynamo = aws_sdk_dynamodb::Client::from_conf(
+                    aws_sdk_dynamodb::config::Builder::from(&config)
+                        .interceptor(CountRequests(dynamo_requests.clone()))
+                        .build(),
+                );
                 (
-                    Arc::new(DynamoInstanceStore::from_config(&config, &table)),
-                    Arc::new(DynamoWatermarkStore::from_config(&config, &table)),
-                    Arc::new(DynamoLeaseStore::from_config(&config, &table)),
+                    Arc::new(DynamoInstanceStore::new(dynamo.clone(), &table)),
+                    Arc::new(DynamoWatermarkStore::new(dynamo.clone(), &table)),
+                    Arc::new(DynamoLeaseStore::new(dynamo, &table)),
                     Arc::new(SecretsManagerStore::from_config(
                         &config,
                         moto::unique("sage-events/instances/") + "/",
@@ -108,6 +177,8 @@ impl World {
         };
         World {
             sim,
+            embedded,
+            dynamo_requests,
             client,
             instances,
             watermarks: Arc::new(FlakyWatermarks {
@@ -300,6 +371,12 @@ struct FlakyWatermarks {
 impl WatermarkStore for FlakyWatermarks {
     async fn load(&self, instance: u64, resource: &str) -> Result<Option<Watermark>, PortError> {
         self.inner.load(instance, resource).await
+    }
+    async fn load_all(
+        &self,
+        instance: u64,
+    ) -> Result<std::collections::BTreeMap<String, Watermark>, PortError> {
+        self.inner.load_all(instance).await
     }
 
     async fn advance(

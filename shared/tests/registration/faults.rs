@@ -142,6 +142,12 @@ impl WatermarkStore for FailingWatermarks {
     async fn load(&self, instance: u64, resource: &str) -> Result<Option<Watermark>, PortError> {
         self.inner.load(instance, resource).await
     }
+    async fn load_all(
+        &self,
+        instance: u64,
+    ) -> Result<std::collections::BTreeMap<String, Watermark>, PortError> {
+        self.inner.load_all(instance).await
+    }
     async fn advance(
         &self,
         instance: u64,

@@ -1,14 +1,18 @@
 //! [`InstanceStore`] on the single table (layout in the parent module).
 
+use super::watermarks::watermark_of;
 use super::{
-    DynamoTable, Item, META, condition_failed, get_n, get_s, instance_pk, key, n, s, sdk_error,
+    DynamoTable, Item, META, PK, SK, WATERMARK_PREFIX, condition_failed, get_n, get_s, instance_pk,
+    key, n, s, sdk_error,
 };
-use crate::ports::{DeliveryStatus, InstanceRecord, InstanceStore, PollStatus, PortError};
+use crate::ports::{
+    DeliveryStatus, InstanceRecord, InstanceStore, PollStatus, PortError, Watermark,
+};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 const GSI1: &str = "gsi1";
 const COUNTER_PK: &str = "COUNTER";
@@ -229,6 +233,48 @@ impl InstanceStore for DynamoInstanceStore {
             .await
             .map_err(|err| sdk_error("get instance", &err))?;
         out.item().map(record_of).transpose()
+    }
+
+    /// One consistent Query over the instance's partition: the record (`META`) and its
+    /// watermarks (`WATERMARK#…`) in one read request.
+    async fn get_for_poll(
+        &self,
+        id: u64,
+    ) -> Result<Option<(InstanceRecord, Option<BTreeMap<String, Watermark>>)>, PortError> {
+        let mut record = None;
+        let mut watermarks = BTreeMap::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .table
+                .client
+                .query()
+                .table_name(&self.table.name)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_values(":pk", s(instance_pk(id)))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|err| sdk_error("get instance for a poll", &err))?;
+            for item in out.items() {
+                match item.get(SK) {
+                    Some(AttributeValue::S(sk)) if sk == META => record = Some(record_of(item)?),
+                    Some(AttributeValue::S(sk)) => {
+                        if let Some(resource) = sk.strip_prefix(WATERMARK_PREFIX) {
+                            watermarks.insert(resource.to_owned(), watermark_of(item)?);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            match out.last_evaluated_key() {
+                Some(last) if !last.is_empty() => start = Some(last.clone()),
+                _ => break,
+            }
+        }
+        Ok(record.map(|record| (record, Some(watermarks))))
     }
 
     async fn list(

@@ -8,9 +8,8 @@
 //!
 //! | item | `pk` | `sk` | other attributes |
 //! |---|---|---|---|
-//! | instance record | `INSTANCE#<id>` | `META` | `id` (N), `gsi1pk` = `ORG#<organization>`, `gsi1sk` = id zero-padded to 20 digits, `body` (S), `valid` (BOOL), `invalid_reason` (S, absent when none), `poll` (S), `delivery` (S) |
+//! | instance record | `INSTANCE#<id>` | `META` | `id` (N), `gsi1pk` = `ORG#<organization>`, `gsi1sk` = id zero-padded to 20 digits, `body` (S), `valid` (BOOL), `invalid_reason` (S, absent when none), `poll` (S), `delivery` (S); while a poll runs, its lease: `lease_owner` (S), `lease_expires_at` (N, epoch milliseconds) |
 //! | watermark | `INSTANCE#<id>` | `WATERMARK#<resource>` | `at` (N, epoch milliseconds), `seen` (L of S) |
-//! | poll lease | `INSTANCE#<id>` | `LEASE` | `owner` (S), `expires_at` (N, epoch milliseconds) |
 //! | id counter | `COUNTER` | `INSTANCE_ID` | `next` (N, last id handed out; atomic `ADD`) |
 //!
 //! The instance record is stored as JSON text rather than typed attributes: `body` holds
@@ -52,7 +51,6 @@ pub(crate) type Item = HashMap<String, AttributeValue>;
 const PK: &str = "pk";
 const SK: &str = "sk";
 const META: &str = "META";
-pub(crate) const LEASE: &str = "LEASE";
 const WATERMARK_PREFIX: &str = "WATERMARK#";
 
 /// The table and the client, shared by the three stores.

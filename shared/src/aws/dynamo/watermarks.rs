@@ -7,6 +7,7 @@ use super::{
 use crate::ports::{PortError, Watermark, WatermarkStore};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// BatchWriteItem's limit.
@@ -115,8 +116,62 @@ impl DynamoWatermarkStore {
     }
 }
 
+/// A stored watermark item as a [`Watermark`].
+pub(super) fn watermark_of(item: &Item) -> Result<Watermark, PortError> {
+    let at = get_millis(item, "at")?;
+    let seen = match item.get("seen") {
+        Some(AttributeValue::L(values)) => values
+            .iter()
+            .map(|value| match value {
+                AttributeValue::S(key) => Ok(key.clone()),
+                _ => Err(PortError::corrupt("watermark `seen` holds a non-string")),
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        None => Vec::new(),
+        Some(_) => return Err(PortError::corrupt("watermark `seen` is not a list")),
+    };
+    Ok(Watermark { at, seen })
+}
+
 #[async_trait]
 impl WatermarkStore for DynamoWatermarkStore {
+    /// One Query over the instance's partition (`begins_with(sk, "WATERMARK#")`): one read
+    /// request for all resources, where `load` per resource would be one each.
+    async fn load_all(&self, instance: u64) -> Result<BTreeMap<String, Watermark>, PortError> {
+        let mut all = BTreeMap::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .table
+                .client
+                .query()
+                .table_name(&self.table.name)
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#sk", SK)
+                .expression_attribute_values(":pk", s(instance_pk(instance)))
+                .expression_attribute_values(":prefix", s(WATERMARK_PREFIX))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|err| sdk_error("load watermarks", &err))?;
+            for item in out.items() {
+                let Some(AttributeValue::S(sk)) = item.get(SK) else {
+                    continue;
+                };
+                if let Some(resource) = sk.strip_prefix(WATERMARK_PREFIX) {
+                    all.insert(resource.to_owned(), watermark_of(item)?);
+                }
+            }
+            match out.last_evaluated_key() {
+                Some(last) if !last.is_empty() => start = Some(last.clone()),
+                _ => break,
+            }
+        }
+        Ok(all)
+    }
+
     async fn load(&self, instance: u64, resource: &str) -> Result<Option<Watermark>, PortError> {
         let out = self
             .table
@@ -134,19 +189,7 @@ impl WatermarkStore for DynamoWatermarkStore {
         let Some(item) = out.item() else {
             return Ok(None);
         };
-        let at = get_millis(item, "at")?;
-        let seen = match item.get("seen") {
-            Some(AttributeValue::L(values)) => values
-                .iter()
-                .map(|value| match value {
-                    AttributeValue::S(key) => Ok(key.clone()),
-                    _ => Err(PortError::corrupt("watermark `seen` holds a non-string")),
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-            None => Vec::new(),
-            Some(_) => return Err(PortError::corrupt("watermark `seen` is not a list")),
-        };
-        Ok(Some(Watermark { at, seen }))
+        watermark_of(item).map(Some)
     }
 
     async fn advance(
