@@ -574,7 +574,11 @@ fn deletion_key(resource: &ResourcePollConfig) -> ItemKey {
     let name = resource.name.clone();
     Box::new(move |item| {
         let id = id_of(item, "id")?;
-        Some(SeenSet::key(&name, &id, &deleted_version(deleted_text(item))))
+        Some(SeenSet::key(
+            &name,
+            &id,
+            &deleted_version(deleted_text(item)),
+        ))
     })
 }
 

@@ -108,8 +108,10 @@ impl SageSession {
             .find(|(k, _)| k == "items_per_page")
             .and_then(|(_, v)| v.trim().parse::<u32>().ok())
             .unwrap_or(crate::translate::MAX_ITEMS_PER_PAGE);
-        let max_size = configured
-            .clamp(MIN_PAGE_SIZE, crate::translate::MAX_ITEMS_PER_PAGE.max(MIN_PAGE_SIZE));
+        let max_size = configured.clamp(
+            MIN_PAGE_SIZE,
+            crate::translate::MAX_ITEMS_PER_PAGE.max(MIN_PAGE_SIZE),
+        );
         AnchoredListing {
             session: self.clone(),
             path: path.to_owned(),
@@ -252,11 +254,16 @@ mod tests {
         assert_eq!(plan_page(0, 100, 200), (1, 200));
         assert_eq!(plan_page(195, 100, 200), (2, 195));
         assert_eq!(plan_page(390, 100, 200), (3, 195));
-        for target in [1u64, 7, 99, 100, 101, 199, 200, 385, 1_000, 99_995, 1_000_003] {
+        for target in [
+            1u64, 7, 99, 100, 101, 199, 200, 385, 1_000, 99_995, 1_000_003,
+        ] {
             let (page, size) = plan_page(target, 100, 200);
             let start = (page - 1) * u64::from(size);
             assert!(start <= target, "{target}: start {start}");
-            assert!(target < start + u64::from(size), "{target}: not on the page");
+            assert!(
+                target < start + u64::from(size),
+                "{target}: not on the page"
+            );
             assert!((100..=200).contains(&size));
             if target >= 200 {
                 // Some size in 100..=200 lands within a handful of rows of any target.

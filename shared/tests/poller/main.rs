@@ -382,8 +382,10 @@ async fn after_a_crash_resent_events_keep_their_event_ids_in_a_new_notification(
         let id = w.register().await;
         w.sim.advance(ChronoDuration::seconds(1));
         for i in 0..4 {
-            w.sim
-                .create("contacts", serde_json::json!({"name": format!("Before {i}")}));
+            w.sim.create(
+                "contacts",
+                serde_json::json!({"name": format!("Before {i}")}),
+            );
         }
         w.fail_next_watermark_write();
         let summary = w.poll(id).await;
@@ -438,7 +440,10 @@ async fn a_change_stamped_before_registration_is_history_unless_the_start_says_o
         assert_eq!(w.poll(covered).await.outcome, PollOutcome::Polled);
         let events = w.drain_events().await;
         assert_eq!(
-            events.iter().map(|e| e.object_id.as_str()).collect::<Vec<_>>(),
+            events
+                .iter()
+                .map(|e| e.object_id.as_str())
+                .collect::<Vec<_>>(),
             vec![late.as_str()],
             "an explicit event.poller.start covers the edge"
         );
@@ -500,14 +505,21 @@ async fn idle_polls_leave_the_watermark_and_lose_nothing_after() {
         for _ in 0..2 {
             assert_eq!(w.poll(id).await.outcome, PollOutcome::Polled);
         }
-        assert_eq!(w.watermark(id).await, after_active, "idle polls write no watermark");
+        assert_eq!(
+            w.watermark(id).await,
+            after_active,
+            "idle polls write no watermark"
+        );
         assert!(w.drain_events().await.is_empty(), "and re-send nothing");
         w.sim.advance(ChronoDuration::seconds(1));
         let two = w.sim.create("contacts", serde_json::json!({"name": "Two"}));
         assert_eq!(w.poll(id).await.outcome, PollOutcome::Polled);
         let events = w.drain_events().await;
         assert_eq!(
-            events.iter().map(|e| e.object_id.as_str()).collect::<Vec<_>>(),
+            events
+                .iter()
+                .map(|e| e.object_id.as_str())
+                .collect::<Vec<_>>(),
             vec![two.as_str()]
         );
         assert!(w.watermark(id).await > after_active);

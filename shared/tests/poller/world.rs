@@ -3,15 +3,15 @@
 
 use super::support::{self, moto};
 use async_trait::async_trait;
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::error::BoxError;
 use chrono::{DateTime, Utc};
 use sage_events_core::aws::{
     DynamoInstanceStore, DynamoLeaseStore, DynamoWatermarkStore, SecretsManagerStore, SqsQueue,
 };
 use sage_events_core::clock::SystemClock;
 use sage_events_core::config::{ValidationOptions, parse_instance_request};
-use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_sdk_dynamodb::error::BoxError;
 use sage_events_core::embedded::{EmbeddedStore, ProcessLeases, SecretKey};
 use sage_events_core::event::Notification;
 use sage_events_core::instance_secrets::InstanceSecrets;
@@ -24,8 +24,8 @@ use sage_events_core::sage::{AppCredentials, SageClient, TokenSet};
 use sage_events_core::secret::Secret;
 use sage_sim::{SageSim, SimConfig};
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const SEED: &[u8] = include_bytes!("../../../tests/fixtures/seed-example-instance.json");
@@ -91,7 +91,13 @@ impl Intercept for CountRequests {
             .get("x-amz-target")
             .unwrap_or_default();
         let operation = target.rsplit('.').next().unwrap_or(target).to_owned();
-        *self.0.0.lock().expect("counts").entry(operation).or_default() += 1;
+        *self
+            .0
+            .0
+            .lock()
+            .expect("counts")
+            .entry(operation)
+            .or_default() += 1;
         Ok(())
     }
 }
