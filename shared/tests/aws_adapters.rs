@@ -229,7 +229,10 @@ async fn the_lease_lives_on_the_record_and_a_poll_ends_in_one_write() {
         .await
         .unwrap();
     assert!(!item.contains_key("lease_owner") && !item.contains_key("lease_expires_at"));
-    assert_eq!(instances.get(id).await.unwrap().unwrap().poll.total_events, 3);
+    assert_eq!(
+        instances.get(id).await.unwrap().unwrap().poll.total_events,
+        3
+    );
     assert_eq!(instances.get(id).await.unwrap().unwrap().name, "Renamed");
 }
 

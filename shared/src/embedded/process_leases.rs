@@ -49,7 +49,10 @@ impl LeaseStore for ProcessLeases {
 
     async fn release(&self, instance: u64, owner: &str) -> Result<(), PortError> {
         let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
-        if held.get(&instance).is_some_and(|(holder, _)| holder == owner) {
+        if held
+            .get(&instance)
+            .is_some_and(|(holder, _)| holder == owner)
+        {
             held.remove(&instance);
         }
         Ok(())

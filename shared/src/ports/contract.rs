@@ -522,7 +522,9 @@ pub async fn lease_store_contract(store: &dyn LeaseStore, instances: &dyn Instan
     let other = fresh_id();
     for instance in [id, other] {
         ok(
-            instances.create(&sample_record(instance, "org-lease")).await,
+            instances
+                .create(&sample_record(instance, "org-lease"))
+                .await,
             "create the leased instance",
         );
     }
@@ -614,7 +616,10 @@ pub async fn lease_store_contract(store: &dyn LeaseStore, instances: &dyn Instan
         "contract: after release_and_record the poll status is recorded"
     );
     assert!(
-        ok(acquire("q", 201, 261).await, "acquire after release_and_record"),
+        ok(
+            acquire("q", 201, 261).await,
+            "acquire after release_and_record"
+        ),
         "contract: release_and_record must release the owner's lease"
     );
     let later = PollStatus {

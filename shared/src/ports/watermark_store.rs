@@ -1,8 +1,8 @@
 use super::PortError;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// How far a resource of an instance has been polled.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
