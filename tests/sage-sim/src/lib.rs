@@ -58,6 +58,20 @@ use server::Shared;
 use store::endpoint_name;
 use sync::lock;
 
+/// A list request about to be answered, as seen by a [`SageSim::on_list`] hook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListCall {
+    /// The endpoint path below the API root, e.g. `/contacts`.
+    pub path: String,
+    /// The `page` parameter, if the request had a valid one.
+    pub page: Option<u32>,
+    /// Whether it is a `deleted_since` list.
+    pub deleted: bool,
+}
+
+/// A function run before each list request is answered.
+pub type ListHook = Arc<dyn Fn(&ListCall) + Send + Sync>;
+
 /// A running simulator. Clones share it; dropping the last clone, or calling
 /// [`SageSim::shutdown`] on any, stops the server.
 #[derive(Clone)]
@@ -257,6 +271,20 @@ impl SageSim {
 
     // --- faults ---
 
+    /// Runs `hook` before every list request is answered — after the request arrived,
+    /// before its page is cut — so a test can change records between the pages a client
+    /// reads (the live result set Sage pages over). Replaces an earlier hook. A hook that
+    /// holds a clone of this simulator keeps it alive until [`SageSim::clear_list_hook`]
+    /// or [`SageSim::shutdown`].
+    pub fn on_list(&self, hook: impl Fn(&ListCall) + Send + Sync + 'static) {
+        *lock(&self.shared.list_hook) = Some(Arc::new(hook));
+    }
+
+    /// Removes the [`SageSim::on_list`] hook.
+    pub fn clear_list_hook(&self) {
+        lock(&self.shared.list_hook).take();
+    }
+
     /// Adds a fault rule after the existing ones.
     pub fn inject(&self, rule: FaultRule) {
         lock(&self.shared.faults).push(rule);
@@ -282,6 +310,7 @@ impl SageSim {
     /// Stops the server (for every clone): it stops accepting connections, finishes the
     /// requests in flight and closes.
     pub fn shutdown(&self) {
+        self.clear_list_hook();
         self.server.stop();
     }
 }

@@ -34,6 +34,8 @@ pub(crate) struct Shared {
     pub(crate) oauth: Mutex<OAuthState>,
     pub(crate) faults: Mutex<Vec<FaultRule>>,
     pub(crate) log: Mutex<Vec<LoggedRequest>>,
+    /// Runs before each list request is answered (see [`crate::SageSim::on_list`]).
+    pub(crate) list_hook: Mutex<Option<crate::ListHook>>,
 }
 
 impl Shared {
@@ -45,6 +47,7 @@ impl Shared {
             oauth: Mutex::new(OAuthState::new(&config)),
             faults: Mutex::new(Vec::new()),
             log: Mutex::new(Vec::new()),
+            list_hook: Mutex::new(None),
             clock,
             config,
         }
@@ -157,6 +160,17 @@ async fn process(shared: Arc<Shared>, request: Request) -> Response {
         path: &logged_path,
         list_page,
     };
+    if let Some(page) = list_page {
+        // Cloned out of the lock: the hook may change records (which locks the store).
+        let hook = lock(&shared.list_hook).clone();
+        if let Some(hook) = hook {
+            hook(&crate::ListCall {
+                path: logged_path.clone(),
+                page,
+                deleted: incoming.param("deleted_since").is_some(),
+            });
+        }
+    }
     let fault = fault::take_matching(&mut lock(&shared.faults), &facts);
     let fault_name = fault.as_ref().map(fault_name);
 
