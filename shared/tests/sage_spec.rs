@@ -261,6 +261,56 @@ fn the_translator_takes_exactly_the_files_filters_and_sends_only_what_sage_takes
 }
 
 #[test]
+fn the_readme_table_lists_every_pollable_resource() {
+    let readme = include_str!("../../README.md");
+    let mut rows: BTreeMap<String, (Vec<String>, bool)> = BTreeMap::new();
+    for line in readme.lines() {
+        let cells: Vec<&str> = line
+            .trim()
+            .trim_matches('|')
+            .split('|')
+            .map(str::trim)
+            .collect();
+        let [hubs, endpoint, deleted] = cells.as_slice() else {
+            continue;
+        };
+        let Some(path) = endpoint
+            .strip_prefix("`/")
+            .and_then(|p| p.strip_suffix('`'))
+        else {
+            continue;
+        };
+        // Hub names are the backticked words before any parenthesis.
+        let names = hubs
+            .split(';')
+            .filter_map(|part| part.trim().strip_prefix('`')?.split('`').next())
+            .map(str::to_owned)
+            .collect();
+        let deleted = match *deleted {
+            "yes" => true,
+            "no" => false,
+            other => panic!("/{path}: DELETED column says {other:?}"),
+        };
+        rows.insert(format!("/{path}"), (names, deleted));
+    }
+    let table: BTreeSet<&str> = endpoints::POLLABLE.iter().map(|e| e.path).collect();
+    assert_eq!(
+        rows.keys().map(String::as_str).collect::<BTreeSet<_>>(),
+        table
+    );
+    for e in endpoints::POLLABLE {
+        let (names, deleted) = &rows[e.path];
+        assert_eq!(*deleted, e.deleted_since, "README, {}", e.path);
+        let hubs: BTreeSet<&str> = resources::all()
+            .filter(|r| r.naming == ResourceNaming::Hub && r.endpoint == e.path)
+            .map(|r| r.name)
+            .collect();
+        let listed: BTreeSet<&str> = names.iter().map(String::as_str).collect();
+        assert_eq!(listed, hubs, "README, hub names of {}", e.path);
+    }
+}
+
+#[test]
 fn the_date_time_check_is_strict() {
     for good in ["2023-06-13T10:40:55Z", "2023-06-13T10:40:55+01:00"] {
         assert!(is_date_time_with_offset(good), "{good}");
