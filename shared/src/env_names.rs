@@ -17,6 +17,10 @@ pub const POLLER_FUNCTION_ARN: &str = "POLLER_FUNCTION_ARN";
 pub const SCHEDULER_ROLE_ARN: &str = "SCHEDULER_ROLE_ARN";
 /// Secrets Manager secret holding the API's organization/user credentials.
 pub const API_CREDENTIALS_SECRET_ID: &str = "API_CREDENTIALS_SECRET_ID";
+/// Seconds a warm registration function keeps the API credentials it read before
+/// reading the secret again (1–60). Default 60: a rotation reaches every function within
+/// a minute.
+pub const API_CREDENTIALS_TTL_SECONDS: &str = "API_CREDENTIALS_TTL_SECONDS";
 /// Sage base URLs (default: Sage's real ones).
 pub const SAGE_API_URL: &str = "SAGE_API_URL";
 pub const SAGE_TOKEN_URL: &str = "SAGE_TOKEN_URL";
@@ -53,6 +57,7 @@ pub const REGISTRATION_ENV: &[&str] = &[
     POLLER_FUNCTION_ARN,
     SCHEDULER_ROLE_ARN,
     API_CREDENTIALS_SECRET_ID,
+    API_CREDENTIALS_TTL_SECONDS,
     SAGE_API_URL,
     SAGE_TOKEN_URL,
     SAGE_REVOKE_URL,

@@ -8,6 +8,7 @@
 //! | [`SecretStore`](crate::ports::SecretStore) | [`SecretsManagerStore`] | Secrets Manager |
 //! | [`EventQueue`](crate::ports::EventQueue) + [`QueueConsumer`](crate::ports::QueueConsumer) | [`SqsQueue`] | SQS (standard queue + DLQ) |
 //! | [`PollScheduler`](crate::ports::PollScheduler) | [`EventBridgePollScheduler`] | EventBridge Scheduler |
+//! | [`CredentialsSource`](crate::registration::auth::CredentialsSource) | [`SecretsManagerCredentials`] | Secrets Manager (the API credentials, TTL-cached) |
 //!
 //! Clients come from [`load_sdk_config`], i.e. the SDK's default chain: credentials and
 //! region from the Lambda environment, and `AWS_ENDPOINT_URL` (or the per-service
@@ -17,6 +18,7 @@
 //! Resource names come from [`AwsSettings`]; the DynamoDB table layout is documented in
 //! [`dynamo`]. Only this module imports AWS SDK types.
 
+mod api_credentials;
 pub mod dynamo;
 mod error;
 mod http_client;
@@ -26,6 +28,7 @@ mod secrets;
 mod settings;
 mod sqs;
 
+pub use api_credentials::SecretsManagerCredentials;
 pub use dynamo::{DynamoInstanceStore, DynamoLeaseStore, DynamoWatermarkStore};
 pub use http_client::LazyHttpsClient;
 pub use lambda_trigger::{LambdaPollTrigger, read_secret_string};

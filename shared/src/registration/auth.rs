@@ -7,8 +7,10 @@
 //! a memory dump of the process reveals a secret.
 
 use crate::secret::Secret;
+use async_trait::async_trait;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
 /// The credentials of one organization (and its one API user).
@@ -39,6 +41,35 @@ struct Entry {
     organization: String,
     org_digest: [u8; 32],
     user_digest: [u8; 32],
+}
+
+/// Where the accepted credentials come from, asked on every request that needs them.
+///
+/// A fixed [`Authenticator`] serves the standalone runner and tests; on AWS the
+/// credentials live in a Secrets Manager secret the operator may rotate at any time, so
+/// the registration function reads them through a source that re-reads the secret after
+/// a bounded time (`aws::SecretsManagerCredentials`) instead of once at start-up.
+#[async_trait]
+pub trait CredentialsSource: Send + Sync + std::fmt::Debug {
+    /// The credentials to check the current request against.
+    async fn current(&self) -> Result<Arc<Authenticator>, CredentialsUnavailable>;
+}
+
+/// The credentials could not be read (the request is answered 503, never let through).
+/// The message names what failed, never a secret value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("API credentials unavailable: {0}")]
+pub struct CredentialsUnavailable(pub String);
+
+/// Credentials fixed for the life of the process.
+#[derive(Debug, Clone)]
+pub struct FixedCredentials(pub Arc<Authenticator>);
+
+#[async_trait]
+impl CredentialsSource for FixedCredentials {
+    async fn current(&self) -> Result<Arc<Authenticator>, CredentialsUnavailable> {
+        Ok(self.0.clone())
+    }
 }
 
 /// The parsed parts of an `Authorization` header.

@@ -1,6 +1,9 @@
 //! The registration service: one `handle` for every request of the `/instances` API.
 
-use super::auth::{self, AuthError, Authenticator, Caller};
+use super::auth::{
+    self, AuthError, Authenticator, Caller, CredentialsSource, CredentialsUnavailable,
+    FixedCredentials,
+};
 use super::http::{ApiError, ApiRequest, ApiResponse, MAX_BODY_BYTES};
 use super::response;
 use super::routes::{self, Route};
@@ -30,7 +33,7 @@ pub struct RegistrationDeps {
 #[derive(Clone)]
 pub struct RegistrationService {
     pub(crate) deps: RegistrationDeps,
-    pub(crate) auth: Authenticator,
+    pub(crate) auth: Arc<dyn CredentialsSource>,
     pub(crate) settings: Settings,
 }
 
@@ -44,9 +47,19 @@ impl std::fmt::Debug for RegistrationService {
 
 impl RegistrationService {
     pub fn new(deps: RegistrationDeps, auth: Authenticator, settings: Settings) -> Self {
+        Self::with_credentials(deps, Arc::new(FixedCredentials(Arc::new(auth))), settings)
+    }
+
+    /// Like [`RegistrationService::new`], with credentials read per request from
+    /// `credentials` (which may cache them; see [`CredentialsSource`]).
+    pub fn with_credentials(
+        deps: RegistrationDeps,
+        credentials: Arc<dyn CredentialsSource>,
+        settings: Settings,
+    ) -> Self {
         RegistrationService {
             deps,
-            auth,
+            auth: credentials,
             settings,
         }
     }
@@ -72,6 +85,9 @@ impl RegistrationService {
         let route = routes::route(&request.method, &request.path)?;
         let caller = self
             .auth
+            .current()
+            .await
+            .map_err(credentials_error)?
             .authenticate(request.authorization.as_deref())
             .map_err(auth_error)?;
         if matches!(
@@ -157,6 +173,14 @@ fn organization_only(caller: &Caller) -> Result<&str, ApiError> {
              send `User <secret>, Organization <secret>`",
         )),
     }
+}
+
+fn credentials_error(error: CredentialsUnavailable) -> ApiError {
+    tracing::warn!(error = %error, "cannot check credentials");
+    ApiError::new(
+        503,
+        "credentials cannot be checked right now; try again later",
+    )
 }
 
 fn auth_error(error: AuthError) -> ApiError {
