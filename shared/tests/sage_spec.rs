@@ -446,6 +446,78 @@ mod end_to_end {
         events
     }
 
+    /// One instance's tokens in memory.
+    struct MemoryTokens(std::sync::Mutex<sage_events_core::sage::TokenSet>);
+
+    #[async_trait::async_trait]
+    impl sage_events_core::sage::TokenStore for MemoryTokens {
+        async fn load_tokens(
+            &self,
+        ) -> Result<sage_events_core::sage::TokenSet, sage_events_core::sage::TokenStoreError>
+        {
+            Ok(self.0.lock().expect("tokens").clone())
+        }
+
+        async fn save_tokens(
+            &self,
+            tokens: &sage_events_core::sage::TokenSet,
+        ) -> Result<(), sage_events_core::sage::TokenStoreError> {
+            *self.0.lock().expect("tokens") = tokens.clone();
+            Ok(())
+        }
+    }
+
+    /// The session's own incremental lists (`list_changed`, `list_deleted`) write their
+    /// bound as Sage's file describes it, sub-seconds or not, and the simulator takes it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn session_time_bounds_are_date_times_with_an_offset() {
+        let sim = SageSim::start(SimConfig::default())
+            .await
+            .expect("simulator");
+        let client =
+            support::sage::client_for(&sim, support::sage::quick_settings(Duration::from_secs(10)));
+        let code = sim.issue_code(sage_sim::DEFAULT_CLIENT_ID, REDIRECT_URI);
+        let tokens = client
+            .exchange_code(&credentials(), &Secret::new(code))
+            .await
+            .expect("code exchange");
+        let session = client.session(
+            credentials(),
+            Arc::new(MemoryTokens(std::sync::Mutex::new(tokens))),
+            None,
+        );
+        let since = Utc::now() - ChronoDuration::milliseconds(86_400_123);
+        for (param, mut cursor) in [
+            (
+                spec::UPDATED_OR_CREATED_SINCE,
+                session
+                    .list_changed("/sales_invoices", &[], since)
+                    .expect("changed"),
+            ),
+            (
+                spec::DELETED_SINCE,
+                session
+                    .list_deleted("/sales_invoices", &[], since)
+                    .expect("deleted"),
+            ),
+        ] {
+            cursor.next_page().await.expect("the simulator takes it");
+            let sent = sim
+                .requests()
+                .iter()
+                .rev()
+                .find_map(|r| r.query.iter().find(|(k, _)| k == param).cloned())
+                .expect("sent");
+            assert!(is_date_time_with_offset(&sent.1), "{param}={}", sent.1);
+            let at = chrono::DateTime::parse_from_rfc3339(&sent.1).expect("parses");
+            let lag = since - at.with_timezone(&Utc);
+            assert!(
+                (ChronoDuration::zero()..ChronoDuration::seconds(1)).contains(&lag),
+                "{param}: {lag} before the asked bound"
+            );
+        }
+    }
+
     /// Two records made before the registration: one to update, one to delete after it.
     struct History {
         updated: String,
