@@ -3,7 +3,7 @@
 use super::errors::configuration_field;
 use super::{MAX_REFRESH_INTERVAL_MINUTES, ValidationErrors, ValidationOptions, keys, loose};
 use crate::poller_config::PollerConfiguration;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 
 /// The only `event.vendor.type` there is: the service polls, Sage sends no webhooks.
@@ -167,10 +167,26 @@ pub(crate) fn read_poller(
     }
 }
 
+/// The years an `event.poller.start` may be written in (its own offset's year).
+pub const START_YEARS: std::ops::RangeInclusive<i32> = 1970..=2199;
+
 fn read_start(value: &Value, errors: &mut ValidationErrors) -> Option<DateTime<Utc>> {
     let field = configuration_field(keys::POLLER_START);
     let text = loose::string(value, &field, loose::Quote::Value, false, errors)?;
     match DateTime::parse_from_rfc3339(text.trim()) {
+        // The stores keep times as 64-bit nanoseconds (to 2262): a year far out is a typo
+        // that would otherwise fail registration at the first watermark write (a 502).
+        Ok(t) if !START_YEARS.contains(&t.year()) => {
+            errors.push(
+                field,
+                format!(
+                    "must lie in the years {} to {}",
+                    START_YEARS.start(),
+                    START_YEARS.end()
+                ),
+            );
+            None
+        }
         Ok(t) => Some(t.with_timezone(&Utc)),
         Err(e) => {
             errors.push(

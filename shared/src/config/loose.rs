@@ -139,7 +139,16 @@ pub(crate) fn whole_number(
     };
     let not_whole = || format!("must be a whole number{of_unit} ≥ {min}");
     let number = match value {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_u64().map(|_| i64::MAX)),
+        Value::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_u64().map(|_| i64::MAX))
+            // `15.0` is the whole number 15 (JSON Schema's `integer` agrees); `as`
+            // saturates, so a huge one is reported as too large.
+            .or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.is_finite() && f.fract() == 0.0)
+                    .map(|f| f as i64)
+            }),
         Value::String(text) => {
             if reject_placeholder(text, field, Quote::Value, errors) {
                 return None;
@@ -268,6 +277,18 @@ mod tests {
         assert_eq!(messages, vec!["must be at most 1440 minutes"]);
         let (_, messages) = run(|e| whole_number(&json!(u64::MAX), "f", 1, 1440, "minutes", e));
         assert_eq!(messages, vec!["must be at most 1440 minutes"]);
+    }
+
+    #[test]
+    fn config_loose_whole_number_accepts_a_whole_float() {
+        assert_eq!(
+            run(|e| whole_number(&json!(15.0), "f", 1, 1440, "minutes", e)).0,
+            Some(15)
+        );
+        let (_, messages) = run(|e| whole_number(&json!(1e300), "f", 1, 1440, "minutes", e));
+        assert_eq!(messages, vec!["must be at most 1440 minutes"]);
+        let (_, messages) = run(|e| whole_number(&json!(-2.0), "f", 1, 1440, "minutes", e));
+        assert_eq!(messages, vec!["must be a whole number of minutes ≥ 1"]);
     }
 
     #[test]

@@ -34,7 +34,8 @@
 //!   that copy a Cloud Elements response) are ignored; in a PATCH they are refused.
 //! - `null` counts as absent in a POST body; in a PATCH it is refused (keys cannot be
 //!   removed).
-//! - Numbers must be whole: `15` or `"15"`, not `15.0`.
+//! - Numbers must be whole: `15`, `15.0` or `"15"`, not `15.5` (JSON does not tell 15.0
+//!   from 15, and neither does JSON Schema's `integer`, which openapi.yaml uses).
 //! - The refresh interval is required when events are enabled (Cloud Elements' default
 //!   is undocumented; a silent default would hide a typo in the key).
 
