@@ -176,4 +176,18 @@ mod tests {
         assert!(empty.get("body").is_none());
         assert!(empty["headers"].get("content-type").is_none());
     }
+
+    #[test]
+    fn a_405_keeps_its_allow_header() {
+        let mut e = event();
+        e["requestContext"]["http"]["method"] = json!("PUT");
+        e["rawPath"] = json!("/instances");
+        let request = decode(e).expect("decodes");
+        // What `handle` answers: routing refuses the method before anything else runs.
+        let refused = sage_events_core::registration::routes::route(&request.method, &request.path)
+            .expect_err("PUT /instances is not routed");
+        let out = encode(refused.into_response());
+        assert_eq!(out["statusCode"], 405);
+        assert_eq!(out["headers"]["allow"], "GET, POST");
+    }
 }
