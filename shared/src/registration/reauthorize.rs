@@ -171,7 +171,8 @@ fn parse_reauthorization(body: &[u8]) -> Result<Secret, ApiError> {
     if let Some(other) = members.keys().find(|k| k.as_str() != "providerData") {
         return Err(ApiError::field(
             400,
-            other.clone(),
+            // Quoted like every other field path (`""` for an empty member name).
+            crate::config::child_field("", other),
             "cannot be changed by re-authorization; only providerData.code is accepted \
              (use PATCH /instances/{id} for settings)",
         ));
@@ -208,6 +209,11 @@ mod tests {
             (
                 br#"{"providerData":{"code":"abc"},"name":"x"}"#,
                 Some("name"),
+            ),
+            (br#"{"":null,"providerData":{"code":"abc"}}"#, Some("\"\"")),
+            (
+                br#"{"a.b":1,"providerData":{"code":"abc"}}"#,
+                Some("\"a.b\""),
             ),
             (br#"[1]"#, None),
             (b"not json", None),
