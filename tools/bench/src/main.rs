@@ -1,4 +1,4 @@
-//! `cargo run --release -p sage-events-bench -- <delivery|poll>`
+//! `cargo run --release -p sage-events-bench -- <delivery|poll|scale>`
 //!
 //! Figures are reported as ratios measured side by side in one run, because this kind of
 //! machine is noisy: absolute times mean little, the ratio to a baseline run in the same
@@ -7,6 +7,7 @@
 mod delivery;
 mod measure;
 mod poll;
+mod scale;
 
 #[tokio::main]
 async fn main() {
@@ -15,9 +16,11 @@ async fn main() {
         Some("delivery") => delivery::run(&args[1..]).await,
         Some("poll") => poll::run(&args[1..]).await,
         Some("sim-server") => poll::sim_server(&args[1..]).await,
+        Some("scale") => scale::run(&args[1..]).await,
+        Some("scale-sim") => scale::sim_server(&args[1..]).await,
         _ => {
             eprintln!(
-                "usage: sage-events-bench delivery [--notifications N] [--latency-ms MS] | poll [--records N]"
+                "usage: sage-events-bench delivery [--notifications N] [--latency-ms MS] | poll [--records N] | scale [--instances N] [--sage-latency-ms MS] [--receiver-latency-ms MS] [--minutes M] [--max-polls P] [--minute-secs S]"
             );
             std::process::exit(2);
         }
