@@ -96,9 +96,7 @@ pub enum SageError {
 
     /// Rows kept vanishing from a list faster than it could be read (see
     /// `sage::listing`); the poll of that resource is retried as a whole next time.
-    #[error(
-        "Sage's list {path} kept changing while it was read ({requests} requests); will retry"
-    )]
+    #[error("Sage's list {path} kept changing while it was read ({requests} requests); will retry")]
     ListKeptChanging { path: String, requests: u32 },
 
     /// The endpoint does not offer the incremental filter asked for.

@@ -189,7 +189,10 @@ fn url_for_message(url: &Url) -> String {
 
 /// Reads the list envelope: `$items` (required), `$total`, `$page`, `$itemsPerPage` or
 /// `$items_per_page`, and `$next` (a link, or null/absent/empty on the last page).
-pub(super) fn parse_page(body: serde_json::Value, path: &str) -> Result<(Page, Option<String>), SageError> {
+pub(super) fn parse_page(
+    body: serde_json::Value,
+    path: &str,
+) -> Result<(Page, Option<String>), SageError> {
     let invalid = |message: &str| SageError::InvalidResponse {
         context: format!("list {path}"),
         message: message.to_owned(),
