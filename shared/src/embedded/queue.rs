@@ -106,8 +106,18 @@ impl QueueConsumer for EmbeddedStore {
             let hidden_until = now.saturating_add(visibility);
             // Each receive gets a fresh random prefix; the row's seq makes each receipt
             // unique. A receipt from an earlier receive no longer matches anything.
-            let prefix = format!("{:032x}", rand::rng().random::<u128>());
             let err = db_error("receive messages");
+            // A read first: an idle runner's delivery workers ask several times a second,
+            // and the UPDATE below is a write transaction (a commit) even when it
+            // matches nothing.
+            let any_visible: bool = conn
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM queue WHERE visible_at_ms <= ?1)")
+                .and_then(|mut statement| statement.query_row([now], |row| row.get(0)))
+                .map_err(&err)?;
+            if !any_visible {
+                return Ok(Vec::new());
+            }
+            let prefix = format!("{:032x}", rand::rng().random::<u128>());
             let mut statement = conn
                 .prepare_cached(
                     "UPDATE queue SET receive_count = receive_count + 1, \
