@@ -85,24 +85,25 @@ pub async fn sim_server(args: &[String]) -> Result<(), String> {
     receiver.set_default_reply(callback_receiver::Reply::Slow(Duration::from_millis(
         receiver_ms,
     )));
-    let mut out = std::io::stdout().lock();
-    let mut say = |line: String| -> Result<(), String> {
-        writeln!(out, "{line}")
-            .and_then(|_| out.flush())
-            .map_err(|e| e.to_string())
-    };
-    say(format!("api {}", sim.api_url()))?;
-    say(format!("token {}", sim.token_url()))?;
-    say(format!("revoke {}", sim.revoke_url()))?;
-    say(format!("receiver {}", receiver.url("/hook")))?;
-    for _ in 0..codes {
-        say(format!(
-            "code {}",
-            sim.issue_code(sage_sim::DEFAULT_CLIENT_ID, REDIRECT)
-        ))?;
+    {
+        let mut out = std::io::stdout().lock();
+        let mut say = |line: String| -> Result<(), String> {
+            writeln!(out, "{line}")
+                .and_then(|_| out.flush())
+                .map_err(|e| e.to_string())
+        };
+        say(format!("api {}", sim.api_url()))?;
+        say(format!("token {}", sim.token_url()))?;
+        say(format!("revoke {}", sim.revoke_url()))?;
+        say(format!("receiver {}", receiver.url("/hook")))?;
+        for _ in 0..codes {
+            say(format!(
+                "code {}",
+                sim.issue_code(sage_sim::DEFAULT_CLIENT_ID, REDIRECT)
+            ))?;
+        }
+        say("ready".into())?;
     }
-    say("ready".into())?;
-    drop(say);
 
     let mut seen = 0usize;
     let mut last_change = Instant::now();
