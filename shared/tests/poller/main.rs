@@ -296,7 +296,15 @@ async fn two_concurrent_invocations_poll_once() {
             FaultTarget::Path("/contacts".into()),
             1,
         ));
-        let (a, b) = tokio::join!(w.poll_as(id, "invocation-a"), w.poll_as(id, "invocation-b"));
+        // B starts 100 ms after A, while A's first page is still being served (1.5 s):
+        // the two polls overlap, but their lease writes do not arrive at the same
+        // instant — moto_server (unlike DynamoDB) does not apply a conditional write
+        // atomically against a simultaneous one, and would let both through.
+        let b = async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            w.poll_as(id, "invocation-b").await
+        };
+        let (a, b) = tokio::join!(w.poll_as(id, "invocation-a"), b);
         let outcomes = [a.outcome.clone(), b.outcome.clone()];
         assert!(outcomes.contains(&PollOutcome::Polled), "{outcomes:?}");
         assert!(outcomes.contains(&PollOutcome::LeaseHeld), "{outcomes:?}");
