@@ -2,7 +2,7 @@
 
 use super::watermarks::watermark_of;
 use super::{
-    DynamoTable, Item, META, PK, SK, WATERMARK_PREFIX, condition_failed, get_n, get_s, instance_pk,
+    DynamoTable, Item, META, SK, WATERMARK_PREFIX, condition_failed, get_n, get_s, instance_pk,
     key, n, s, sdk_error,
 };
 use crate::ports::{
@@ -241,37 +241,21 @@ impl InstanceStore for DynamoInstanceStore {
         &self,
         id: u64,
     ) -> Result<Option<(InstanceRecord, Option<BTreeMap<String, Watermark>>)>, PortError> {
+        let items = self
+            .table
+            .query_partition(id, "", false, "get instance for a poll")
+            .await?;
         let mut record = None;
         let mut watermarks = BTreeMap::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .table
-                .client
-                .query()
-                .table_name(&self.table.name)
-                .key_condition_expression("#pk = :pk")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_values(":pk", s(instance_pk(id)))
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|err| sdk_error("get instance for a poll", &err))?;
-            for item in out.items() {
-                match item.get(SK) {
-                    Some(AttributeValue::S(sk)) if sk == META => record = Some(record_of(item)?),
-                    Some(AttributeValue::S(sk)) => {
-                        if let Some(resource) = sk.strip_prefix(WATERMARK_PREFIX) {
-                            watermarks.insert(resource.to_owned(), watermark_of(item)?);
-                        }
+        for item in &items {
+            match item.get(SK) {
+                Some(AttributeValue::S(sk)) if sk == META => record = Some(record_of(item)?),
+                Some(AttributeValue::S(sk)) => {
+                    if let Some(resource) = sk.strip_prefix(WATERMARK_PREFIX) {
+                        watermarks.insert(resource.to_owned(), watermark_of(item)?);
                     }
-                    _ => {}
                 }
-            }
-            match out.last_evaluated_key() {
-                Some(last) if !last.is_empty() => start = Some(last.clone()),
-                _ => break,
+                _ => {}
             }
         }
         Ok(record.map(|record| (record, Some(watermarks))))

@@ -67,6 +67,53 @@ impl DynamoTable {
             name: name.into(),
         }
     }
+
+    /// Every item of an instance's partition whose sort key starts with `sk_prefix` (all
+    /// of them for `""`), read consistently and page by page; `keys_only` projects `pk`
+    /// and `sk`. One Query request per MB of items: the record and a few watermarks are
+    /// one.
+    async fn query_partition(
+        &self,
+        instance: u64,
+        sk_prefix: &str,
+        keys_only: bool,
+        operation: &str,
+    ) -> Result<Vec<Item>, PortError> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let mut request = self
+                .client
+                .query()
+                .table_name(&self.name)
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_values(":pk", s(instance_pk(instance)))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take());
+            request = if sk_prefix.is_empty() {
+                request.key_condition_expression("#pk = :pk")
+            } else {
+                request
+                    .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                    .expression_attribute_names("#sk", SK)
+                    .expression_attribute_values(":prefix", s(sk_prefix))
+            };
+            if keys_only {
+                request = request
+                    .expression_attribute_names("#sk", SK)
+                    .projection_expression("#pk, #sk");
+            }
+            let out = request
+                .send()
+                .await
+                .map_err(|err| sdk_error(operation, &err))?;
+            items.extend(out.items().iter().cloned());
+            match out.last_evaluated_key() {
+                Some(last) if !last.is_empty() => start = Some(last.clone()),
+                _ => return Ok(items),
+            }
+        }
+    }
 }
 
 fn instance_pk(id: u64) -> String {

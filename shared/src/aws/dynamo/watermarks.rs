@@ -1,8 +1,8 @@
 //! [`WatermarkStore`] on the single table: `INSTANCE#<id>` / `WATERMARK#<resource>`.
 
 use super::{
-    DynamoTable, Item, META, PK, SK, WATERMARK_PREFIX, condition_failed, get_millis, instance_pk,
-    key, millis, s, sdk_error,
+    DynamoTable, Item, META, SK, WATERMARK_PREFIX, condition_failed, get_millis, instance_pk, key,
+    millis, s, sdk_error,
 };
 use crate::ports::{PortError, Watermark, WatermarkStore};
 use async_trait::async_trait;
@@ -35,41 +35,19 @@ impl DynamoWatermarkStore {
     /// Keys of every item of the instance's partition except its record (`META`), which
     /// belongs to the instance store.
     async fn instance_item_keys(&self, instance: u64) -> Result<Vec<Item>, PortError> {
-        let mut keys = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .table
-                .client
-                .query()
-                .table_name(&self.table.name)
-                .key_condition_expression("#pk = :pk")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_names("#sk", SK)
-                .expression_attribute_values(":pk", s(instance_pk(instance)))
-                .projection_expression("#pk, #sk")
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|err| sdk_error("list instance watermarks", &err))?;
-            for item in out.items() {
-                let sk = match item.get(SK) {
-                    Some(AttributeValue::S(sk)) => sk.as_str(),
-                    _ => continue,
-                };
-                // Watermarks, the lease, and any other per-instance item: the instance is
-                // going away and nothing else owns them. The record itself is left to
-                // the instance store.
-                if sk != META {
-                    keys.push(key(instance_pk(instance), sk));
-                }
-            }
-            match out.last_evaluated_key() {
-                Some(last) if !last.is_empty() => start = Some(last.clone()),
-                _ => return Ok(keys),
-            }
-        }
+        let items = self
+            .table
+            .query_partition(instance, "", true, "list instance watermarks")
+            .await?;
+        // Watermarks and any other per-instance item: the instance is going away and
+        // nothing else owns them. The record itself is left to the instance store.
+        Ok(items
+            .iter()
+            .filter_map(|item| match item.get(SK) {
+                Some(AttributeValue::S(sk)) if sk != META => Some(key(instance_pk(instance), sk)),
+                _ => None,
+            })
+            .collect())
     }
 
     /// Delete `keys` with BatchWriteItem, re-sending unprocessed items with backoff.
@@ -138,35 +116,16 @@ impl WatermarkStore for DynamoWatermarkStore {
     /// One Query over the instance's partition (`begins_with(sk, "WATERMARK#")`): one read
     /// request for all resources, where `load` per resource would be one each.
     async fn load_all(&self, instance: u64) -> Result<BTreeMap<String, Watermark>, PortError> {
+        let items = self
+            .table
+            .query_partition(instance, WATERMARK_PREFIX, false, "load watermarks")
+            .await?;
         let mut all = BTreeMap::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .table
-                .client
-                .query()
-                .table_name(&self.table.name)
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_names("#sk", SK)
-                .expression_attribute_values(":pk", s(instance_pk(instance)))
-                .expression_attribute_values(":prefix", s(WATERMARK_PREFIX))
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|err| sdk_error("load watermarks", &err))?;
-            for item in out.items() {
-                let Some(AttributeValue::S(sk)) = item.get(SK) else {
-                    continue;
-                };
-                if let Some(resource) = sk.strip_prefix(WATERMARK_PREFIX) {
-                    all.insert(resource.to_owned(), watermark_of(item)?);
-                }
-            }
-            match out.last_evaluated_key() {
-                Some(last) if !last.is_empty() => start = Some(last.clone()),
-                _ => break,
+        for item in &items {
+            if let Some(AttributeValue::S(sk)) = item.get(SK)
+                && let Some(resource) = sk.strip_prefix(WATERMARK_PREFIX)
+            {
+                all.insert(resource.to_owned(), watermark_of(item)?);
             }
         }
         Ok(all)
